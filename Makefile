@@ -1,0 +1,68 @@
+# prodgen-lessons: `make book` builds the HTML book, `make test` runs every check.
+# Both create .venv when missing, install the package and make the data available; both are
+# safe to run again. Override the interpreter with `make PYTHON=/path/to/python3.11 ...`.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval_sanitize.cfg
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: help setup data book test test-unit test-notebooks test-book lab pretrained benchmark clean
+
+help:
+	@echo "make book        build the HTML book into _build/html (from committed notebook outputs)"
+	@echo "make test        unit tests, nbval over every notebook, book build with warnings as errors"
+	@echo "make lab         JupyterLab on notebooks/"
+	@echo "make pretrained  re-train every shipped model from its recipe (hours on 2 CPU cores)"
+	@echo "make benchmark   time-to-quality benchmark (benchmarks/RESULTS.md)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install only when the package's metadata changed.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(STAMP)
+
+# Full Fashion-MNIST if any source has it (Debian package, Keras cache, $$PRODGEN_DATA_DIR);
+# as root on Debian/Ubuntu, install the package; else the bundled sample, with a warning.
+data: setup
+	@if ! $(BIN)/python -m prodgen_lessons.cli data info --require-full >/dev/null 2>&1 \
+	    && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && apt-get install -y -q dataset-fashion-mnist; fi
+	@$(BIN)/python -m prodgen_lessons.cli data info
+
+book: data
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "The book is in $(CURDIR)/_build/html: open $(CURDIR)/_build/html/index.html in a browser,"
+	@echo "or serve it with: $(BIN)/python -m http.server -d _build/html 8000"
+
+test-unit: data
+	$(BIN)/python -m pytest tests
+
+test-notebooks: data
+	$(BIN)/python -m pytest $(NBVAL) notebooks
+
+test-book: data
+	rm -rf _build/html
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+
+test: test-unit test-notebooks test-book
+
+lab: data
+	$(BIN)/jupyter lab notebooks
+
+pretrained: data
+	$(BIN)/python -m prodgen_lessons.pretrained --retrain-all
+
+benchmark: data
+	$(BIN)/python benchmarks/time_to_quality.py
+
+clean:
+	rm -rf _build .pytest_cache

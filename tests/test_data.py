@@ -1,0 +1,270 @@
+"""The data layer: IDX files, sources, categories, pipelines, augmentation, a shop's own photos."""
+
+import gzip
+import hashlib
+import warnings
+
+import numpy as np
+import pytest
+
+from prodgen_lessons import data
+from prodgen_lessons.data import DataError
+
+
+def write_fake_set(directory, sample, compress=True):
+    """The sample written as the four IDX files, with the digest table patched to match."""
+    arrays = {"train-images-idx3-ubyte": sample.x_train, "train-labels-idx1-ubyte": sample.y_train,
+              "t10k-images-idx3-ubyte": sample.x_test, "t10k-labels-idx1-ubyte": sample.y_test}
+    digests = {}
+    for name, array in arrays.items():
+        path = directory / (name + (".gz" if compress else ""))
+        data.write_idx(path, array)
+        raw = gzip.decompress(path.read_bytes()) if compress else path.read_bytes()
+        digests[name] = hashlib.sha256(raw).hexdigest()
+    return digests
+
+
+@pytest.fixture
+def fake_dir(tmp_path, sample, monkeypatch):
+    monkeypatch.setattr(data, "FILES", write_fake_set(tmp_path, sample))
+    return tmp_path
+
+
+@pytest.fixture
+def no_default_sources(tmp_path, monkeypatch):
+    monkeypatch.delenv("PRODGEN_DATA_DIR", raising=False)
+    monkeypatch.setattr(data, "KERAS_CACHE", tmp_path / "no-keras-cache")
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+
+
+# ------------------------------------------------------------------ IDX
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_idx_round_trip(tmp_path, suffix):
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    labels = np.arange(5, dtype=np.uint8)
+    data.write_idx(tmp_path / ("img" + suffix), images)
+    data.write_idx(tmp_path / ("lab" + suffix), labels)
+    np.testing.assert_array_equal(data.read_idx(tmp_path / ("img" + suffix)), images)
+    np.testing.assert_array_equal(data.read_idx(tmp_path / ("lab" + suffix)), labels)
+
+
+def test_truncated_file_is_refused(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte"
+    data.write_idx(path, np.zeros((4, 28, 28), np.uint8))
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.*truncated"):
+        data.read_idx(path)
+
+
+def test_bad_magic_is_refused(tmp_path):
+    path = tmp_path / "bad"
+    path.write_bytes(b"\x00\x00\x09\x99" + bytes(20))
+    with pytest.raises(DataError, match="magic number"):
+        data.read_idx(path)
+
+
+def test_corrupt_gzip_is_refused(tmp_path):
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz.*decompress"):
+        data.read_idx(path)
+
+
+def test_checksum_mismatch_is_refused(fake_dir, no_default_sources):
+    path = fake_dir / "train-labels-idx1-ubyte.gz"
+    labels = data.read_idx(path).copy()
+    labels[0] = (labels[0] + 1) % 10  # a single tampered label, header still valid
+    data.write_idx(path, labels)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz: SHA-256 .* does not match"):
+        data.load_fashion_mnist(fake_dir)
+
+
+def test_published_digests_match_notes():
+    # The digests of the real files (NOTES.md); a typo here would refuse every good copy.
+    assert data.FILES["train-images-idx3-ubyte"].startswith("c59f468a")
+    assert data.FILES["t10k-labels-idx1-ubyte"].endswith("dec38c34")
+
+
+def test_full_set_passes_verification(fashion_mnist):
+    assert fashion_mnist.x_train.shape == (60000, 28, 28) and fashion_mnist.x_train.dtype == np.uint8
+    assert fashion_mnist.x_test.shape == (10000, 28, 28)
+    np.testing.assert_array_equal(np.bincount(fashion_mnist.y_train), [6000] * 10)
+
+
+# ------------------------------------------------------------------ sources
+
+def test_explicit_dir_wins_and_is_named(fake_dir, sample):
+    ds = data.load_fashion_mnist(fake_dir)
+    assert ds.source == str(fake_dir)
+    np.testing.assert_array_equal(ds.x_test, sample.x_test)
+
+
+def test_env_var_is_used(fake_dir, monkeypatch):
+    monkeypatch.setenv("PRODGEN_DATA_DIR", str(fake_dir))
+    assert data.load_fashion_mnist().source == str(fake_dir)
+
+
+def test_empty_explicit_dir_is_an_error(tmp_path):
+    with pytest.raises(DataError, match="no Fashion-MNIST files"):
+        data.load_fashion_mnist(tmp_path)
+
+
+def test_source_order_keras_cache_before_debian(tmp_path, sample, monkeypatch):
+    keras_dir, debian_dir = tmp_path / "keras", tmp_path / "debian"
+    keras_dir.mkdir(), debian_dir.mkdir()
+    monkeypatch.setattr(data, "FILES", write_fake_set(keras_dir, sample))
+    write_fake_set(debian_dir, sample, compress=False)
+    monkeypatch.delenv("PRODGEN_DATA_DIR", raising=False)
+    monkeypatch.setattr(data, "KERAS_CACHE", keras_dir)
+    monkeypatch.setattr(data, "DEBIAN_DIR", debian_dir)
+    assert data.load_fashion_mnist().source == str(keras_dir)
+    monkeypatch.setattr(data, "KERAS_CACHE", tmp_path / "missing")
+    assert data.load_fashion_mnist().source == str(debian_dir)
+
+
+def test_no_source_falls_back_to_sample_with_warning(no_default_sources, monkeypatch):
+    monkeypatch.setattr(data, "_download", lambda d: pytest.fail("must not download"))
+    with pytest.warns(UserWarning, match="dataset-fashion-mnist"):
+        ds = data.load_fashion_mnist()
+    assert ds.source.startswith("bundled sample")
+
+
+def test_download_only_when_allowed(no_default_sources, sample, monkeypatch):
+    calls = []
+
+    def fake_download(directory):
+        calls.append(directory)
+        directory.mkdir(parents=True)
+        monkeypatch.setattr(data, "FILES", write_fake_set(directory, sample))
+
+    monkeypatch.setattr(data, "_download", fake_download)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data.load_fashion_mnist()
+    assert calls == []
+    assert data.load_fashion_mnist(allow_download=True).source == str(data.KERAS_CACHE)
+    assert calls == [data.KERAS_CACHE]
+
+
+def test_bundled_sample_is_balanced_real_data(sample):
+    assert sample.x_train.shape == (1000, 28, 28) and sample.x_test.shape == (200, 28, 28)
+    np.testing.assert_array_equal(np.bincount(sample.y_train), [100] * 10)
+    np.testing.assert_array_equal(np.bincount(sample.y_test), [20] * 10)
+    assert 50 < sample.x_train.mean() < 100  # real photos: dark background, bright products
+
+
+# ------------------------------------------------------------------ categories
+
+def test_category_lookup():
+    assert data.category_index("ankle boot") == 9
+    assert data.category_index("ANKLE BOOT") == 9
+    assert data.category_index("运动鞋") == 7
+    assert data.category_index("t-shirt") == data.category_index("T-shirt/top") == 0
+    assert data.category_index(3) == 3 and data.category_index("3") == 3
+    assert data.category_name(7, "zh") == "运动鞋"
+
+
+@pytest.mark.parametrize("bad", ["hat", 10, -1, None, 2.5])
+def test_unknown_category_lists_valid_ones(bad):
+    with pytest.raises(ValueError) as err:
+        data.category_index(bad)
+    assert "Sneaker" in str(err.value) or "0..9" in str(err.value)
+
+
+# ------------------------------------------------------------------ pipelines
+
+@pytest.mark.parametrize("scale,lo,hi", [("unit", 0.0, 1.0), ("tanh", -1.0, 1.0)])
+def test_pipeline_shapes_ranges_dtypes(sample, scale, lo, hi):
+    ds = data.make_dataset(sample.x_train, sample.y_train, batch_size=32, scale=scale)
+    x, y = next(iter(ds))
+    assert x.shape == (32, 28, 28, 1) and x.dtype.name == "float32"
+    assert y.shape == (32,) and y.dtype.name == "int32"
+    assert float(x.numpy().min()) == lo and float(x.numpy().max()) == hi
+    assert len(list(ds)) == 1000 // 32  # drop_remainder
+
+
+def test_pipeline_padding_uses_background(sample):
+    x = next(iter(data.make_dataset(sample.x_train, batch_size=8, pad_to=32, shuffle=False)))
+    assert x.shape == (8, 32, 32, 1)
+    assert np.all(x.numpy()[:, :2] == -1.0)
+
+
+def test_pipeline_is_deterministic_under_seed(sample):
+    def first_labels(seed):
+        ds = data.make_dataset(sample.x_train, sample.y_train, batch_size=50, seed=seed)
+        return np.concatenate([y.numpy() for _, y in ds])
+
+    np.testing.assert_array_equal(first_labels(1), first_labels(1))
+    assert not np.array_equal(first_labels(1), first_labels(2))
+
+
+def test_pipeline_rejects_bad_input(sample):
+    with pytest.raises(ValueError, match="uint8"):
+        data.make_dataset(sample.x_train.astype(np.float32))
+    with pytest.raises(ValueError, match="1000 images but 5 labels"):
+        data.make_dataset(sample.x_train, sample.y_train[:5])
+    with pytest.raises(ValueError, match="scale"):
+        data.make_dataset(sample.x_train, scale="0-255")
+
+
+def test_augmentation_changes_images_but_keeps_range(sample):
+    aug = data.augmentation(seed=0)
+    x = data.scale_images(sample.x_train[:16, ..., None])
+    y = np.asarray(aug(x, training=True))
+    assert y.shape == x.shape
+    assert np.abs(y - x).mean() > 0.01
+    np.testing.assert_array_equal(np.asarray(aug(x, training=False)), x)  # inference: identity
+
+
+def test_to_uint8_inverts_scaling(sample):
+    for scale in ("unit", "tanh"):
+        np.testing.assert_array_equal(data.to_uint8(data.scale_images(sample.x_test, scale), scale),
+                                      sample.x_test)
+
+
+# ------------------------------------------------------------------ a shop's own catalogue
+
+def write_catalogue(root, broken=False):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for category, n in (("kettle", 3), ("toaster", 2)):
+        (root / category).mkdir(parents=True)
+        for i in range(n):
+            pixels = rng.integers(0, 256, (80, 100, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / category / f"{i}.{'png' if i % 2 else 'jpg'}")
+    (root / "toaster" / "notes.txt").write_text("not an image")
+    if broken:
+        (root / "toaster" / "broken.jpg").write_bytes(b"\xff\xd8 truncated jpeg")
+
+
+def test_image_folder_loads_at_chosen_size(tmp_path):
+    write_catalogue(tmp_path)
+    images, labels, names = data.load_image_folder(tmp_path, size=96, channels=3)
+    assert images.shape == (5, 96, 96, 3) and images.dtype == np.uint8
+    assert names == ["kettle", "toaster"]
+    np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1])
+    gray, _, _ = data.load_image_folder(tmp_path, size=64, channels=1)
+    assert gray.shape == (5, 64, 64, 1)
+    assert next(iter(data.make_dataset(images, labels, batch_size=5)))[0].shape == (5, 96, 96, 3)
+
+
+def test_image_folder_names_broken_file_or_skips_it(tmp_path):
+    write_catalogue(tmp_path, broken=True)
+    with pytest.raises(DataError, match="broken.jpg"):
+        data.load_image_folder(tmp_path)
+    images, labels, names, skipped = data.load_image_folder(tmp_path, skip_broken=True)
+    assert len(images) == 5 and len(skipped) == 1 and skipped[0].endswith("broken.jpg")
+
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(DataError, match="no category sub-folders"):
+        data.load_image_folder(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no readable"):
+        data.load_image_folder(tmp_path)
+    with pytest.raises(DataError, match="not a folder"):
+        data.load_image_folder(tmp_path / "missing")
+    with pytest.raises(ValueError, match="64 to 256"):
+        data.load_image_folder(tmp_path, size=32)
