@@ -1,0 +1,100 @@
+"""A small Fashion-MNIST classifier, the judge behind the course's evaluation metrics.
+
+The generative models are scored in this network's feature space (a FID-like distance and
+class-conditional accuracy of generated images), so it lives apart from the generators and is
+never trained on generated data.
+
+Architecture (about 0.24 M parameters): three conv blocks (Conv-BatchNorm-ReLU, max-pool,
+dropout 0.1) -> Dense(128, name="features") -> Dropout(0.3) -> Dense(10, softmax). The
+Fashion-MNIST README benchmark puts "2 conv + pool + batch norm" at about 93 %; with the recipe of
+`train_classifier` it passes 92 % test accuracy on a 2-core CPU in minutes. Measured on a shared
+2-core machine (full data, batch 128), 55-85 s per epoch depending on the load: epochs=7 ->
+92.08 % test accuracy (92.03 % already after epoch 6), 7.3 min; the 8-epoch default -> 92.45 %
+(one run, with BatchNorm momentum 0.99 instead of 0.9), 10 min on a busier machine.
+Input: images in [0, 1] of shape (28, 28, 1) (``make_dataset(..., scale="unit")`` or x / 255).
+"""
+
+import numpy as np
+import keras
+from keras import layers
+
+FEATURES_LAYER = "features"
+
+
+def build_classifier(image_shape=(28, 28, 1), num_classes=10, feature_dim=128, dropout=0.1,
+                     head_dropout=0.3):
+    """Return an uncompiled CNN classifier with a penultimate Dense layer named "features"."""
+    if len(image_shape) != 3:
+        raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}")
+    inputs = keras.Input(shape=image_shape, name="image")
+    x = inputs
+    for filters in (32, 64, 128):
+        # No bias before BatchNorm: its beta does the same job.
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        # momentum 0.9: moving statistics settle within ~50 steps, so short runs evaluate well
+        x = layers.BatchNormalization(momentum=0.9)(x)
+        x = layers.ReLU()(x)
+        x = layers.MaxPooling2D(2)(x)  # 28 -> 14 -> 7 -> 3
+        x = layers.Dropout(dropout)(x)
+    x = layers.Flatten()(x)
+    features = layers.Dense(feature_dim, activation="relu", name=FEATURES_LAYER)(x)
+    x = layers.Dropout(head_dropout)(features)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="classifier")
+
+
+def feature_extractor(classifier):
+    """A model sharing the classifier's weights that outputs the "features" layer activations."""
+    try:
+        features = classifier.get_layer(FEATURES_LAYER).output
+    except ValueError as err:
+        raise ValueError(
+            f"classifier has no layer named {FEATURES_LAYER!r}; build it with build_classifier()"
+        ) from err
+    return keras.Model(classifier.inputs, features, name="classifier_features")
+
+
+def _to_unit(images):
+    """uint8 (N, 28, 28) or float (N, 28, 28[, 1]) -> float32 (N, 28, 28, 1) in [0, 1]."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.dtype == np.uint8:
+        return images.astype("float32") / 255.0
+    return images.astype("float32")
+
+
+def train_classifier(data, epochs=8, batch_size=128, seed=0, learning_rate=2e-3,
+                     validate=True, verbose=2):
+    """Train ``build_classifier()`` on a ``FashionMNIST`` (e.g. ``load_fashion_mnist()``).
+
+    Recipe: Adam whose learning rate decays along a cosine from 2e-3 to 0 over all the steps
+    (fast early progress, a calm finish without tuning a schedule), batch 128, 8 epochs,
+    no augmentation. With ``validate=True`` the test split is evaluated after every epoch,
+    for reporting only: nothing is selected on it. Returns the trained, compiled classifier;
+    ``classifier.history.history`` holds the per-epoch numbers.
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+    keras.utils.set_random_seed(seed)
+    x_train, y_train = _to_unit(data.x_train), np.asarray(data.y_train).astype("int32")
+    x_test, y_test = _to_unit(data.x_test), np.asarray(data.y_test).astype("int32")
+
+    classifier = build_classifier(image_shape=x_train.shape[1:])
+    steps = epochs * int(np.ceil(len(x_train) / batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
+    classifier.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    classifier.fit(
+        x_train,
+        y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=True,
+        validation_data=(x_test, y_test) if validate else None,
+        verbose=verbose,
+    )
+    return classifier
