@@ -6,11 +6,12 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+VENDOR := _vendor
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval_sanitize.cfg
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help setup data book test test-unit test-notebooks test-book lab pretrained benchmark clean
+.PHONY: help setup data vendor book test test-unit test-notebooks test-book lab pretrained benchmark clean
 
 help:
 	@echo "make book        build the HTML book into _build/html (from committed notebook outputs)"
@@ -38,20 +39,33 @@ data: setup
 	  apt-get update -q && apt-get install -y -q dataset-fashion-mnist; fi
 	@$(BIN)/python -m prodgen_lessons.cli data info
 
-book: data
+# MathJax and the widgets' embed script, served by the book itself so that it works offline.
+$(VENDOR)/.stamp:
+	@command -v npm >/dev/null || { echo "npm is needed once to fetch MathJax and the widget embedder (apt-get install npm)"; exit 1; }
+	npm install --prefix .venv/npm --no-audit --no-fund --silent mathjax@3.2.2 @jupyter-widgets/html-manager@1.0.6
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/mathjax
+	cp -r .venv/npm/node_modules/mathjax/es5/. $(VENDOR)/mathjax/
+	cd .venv/npm/node_modules/@jupyter-widgets/html-manager/dist && \
+	  cp embed.js *.embed.js *.woff *.woff2 *.ttf *.eot *.svg $(CURDIR)/$(VENDOR)/
+	touch $@
+
+vendor: $(VENDOR)/.stamp
+
+book: data vendor
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is in $(CURDIR)/_build/html: open $(CURDIR)/_build/html/index.html in a browser,"
 	@echo "or serve it with: $(BIN)/python -m http.server -d _build/html 8000"
 
 test-unit: data
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/browser
 
 test-notebooks: data
 	$(BIN)/python -m pytest $(NBVAL) notebooks
 
-test-book: data
+test-book: data vendor
 	rm -rf _build/html
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(BIN)/python -m pytest tests/browser
 
 test: test-unit test-notebooks test-book
 
@@ -65,4 +79,4 @@ benchmark: data
 	$(BIN)/python benchmarks/time_to_quality.py
 
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache $(VENDOR)

@@ -37,11 +37,11 @@ RECIPES = {
                        options={"decay_steps": 10 * (60000 // 128)}),
     "cgan": dict(model="cgan", epochs=12, batch_size=64, seed=0, minutes=20,
                  networks=["generator", "discriminator"]),
-    "dcgan": dict(model="dcgan", epochs=6, batch_size=64, seed=0, minutes=10, networks=["generator"]),
-    "infogan": dict(model="infogan", epochs=6, batch_size=64, seed=0, minutes=10, networks=["generator"]),
-    "vae": dict(model="vae", epochs=15, batch_size=128, seed=0, minutes=8, networks=["encoder", "decoder"]),
-    "cvae": dict(model="cvae", epochs=15, batch_size=128, seed=0, minutes=8, networks=["encoder", "decoder"]),
-    "cyclegan": dict(model="cyclegan", epochs=6, batch_size=32, seed=0, minutes=10,
+    "dcgan": dict(model="dcgan", epochs=6, batch_size=64, seed=0, minutes=8, networks=["generator"]),
+    "infogan": dict(model="infogan", epochs=6, batch_size=64, seed=0, minutes=8, networks=["generator"]),
+    "vae": dict(model="vae", epochs=15, batch_size=128, seed=0, minutes=6, networks=["encoder", "decoder"]),
+    "cvae": dict(model="cvae", epochs=15, batch_size=128, seed=0, minutes=6, networks=["encoder", "decoder"]),
+    "cyclegan": dict(model="cyclegan", epochs=6, batch_size=32, seed=0, minutes=8,
                      domains=["Sneaker", "Ankle boot"], networks=["generator_ab", "generator_ba"]),
 }
 
@@ -196,7 +196,7 @@ def train(model, epochs=None, batch_size=None, latent_dim=None, data=None, out_d
                                                      scale="unit", shuffle=False, drop_remainder=False)
     start = time.time()
     history = trainer.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks,
-                          verbose=verbose, **fit_kwargs) if initial_epoch < epochs else None
+                          shuffle=False, verbose=verbose, **fit_kwargs)  # the dataset shuffles if initial_epoch < epochs else None
     seconds = time.time() - start
     h = {k: [float(v) for v in vs] for k, vs in (history.history if history else {}).items()}
     info = dict(seconds=seconds, epochs_done=initial_epoch + len(next(iter(h.values()), [])),

@@ -1,0 +1,204 @@
+"""The original GAN (article 3.1): an MLP generator, an MLP discriminator and the two losses.
+
+The discriminator outputs a *logit* l, so D(x) = sigmoid(l). Every loss is written with
+softplus, which is the numerically stable form of the logs in the article:
+
+    -log sigmoid(l)     = softplus(-l)
+    -log(1 - sigmoid(l)) = softplus(l)
+
+so nothing overflows or returns -inf when D is very sure of itself.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+
+# ---------------------------------------------------------------------------------------------
+# losses (inputs are discriminator logits)
+
+
+def generator_loss(d_fake):
+    """Non-saturating generator loss of the article, L_G = -log D(G(z)).
+
+    With D = sigmoid(logit): L_G = mean(softplus(-d_fake)).
+    """
+    return ops.mean(ops.softplus(-ops.cast(d_fake, "float32")))
+
+
+def minimax_generator_loss(d_fake):
+    """Goodfellow's original (saturating) generator objective, minimised: L_G = log(1 - D(G(z))).
+
+    With D = sigmoid(logit): log(1 - sigmoid(l)) = -softplus(l), so L_G = mean(-softplus(d_fake)).
+    Its gradient vanishes when D rejects the fakes confidently (early training), which is why the
+    article (and everybody) uses `generator_loss` instead.
+    """
+    return ops.mean(-ops.softplus(ops.cast(d_fake, "float32")))
+
+
+def discriminator_loss(d_real, d_fake, label_smoothing=0.0):
+    """Discriminator loss of the article, L_D = -log D(x) - log(1 - D(G(z))).
+
+    With D = sigmoid(logit): L_D = mean(softplus(-d_real)) + mean(softplus(d_fake)).
+    `label_smoothing` s > 0 is one-sided smoothing (Salimans et al. 2016): real images get the
+    target 1 - s, i.e. the real term becomes (1 - s)·softplus(-d_real) + s·softplus(d_real);
+    fakes keep the target 0.
+    """
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    d_real = ops.cast(d_real, "float32")
+    d_fake = ops.cast(d_fake, "float32")
+    t = 1.0 - label_smoothing
+    real = t * ops.softplus(-d_real) + (1.0 - t) * ops.softplus(d_real)
+    return ops.mean(real) + ops.mean(ops.softplus(d_fake))
+
+
+def discriminator_accuracy(d_real, d_fake):
+    """Fraction of real logits > 0 and fake logits < 0 (a readable training signal)."""
+    real = ops.cast(d_real > 0, "float32")
+    fake = ops.cast(d_fake < 0, "float32")
+    return 0.5 * (ops.mean(real) + ops.mean(fake))
+
+
+# ---------------------------------------------------------------------------------------------
+# networks
+
+
+def _check_image_shape(image_shape):
+    if len(image_shape) != 3 or any(int(s) <= 0 for s in image_shape):
+        raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}")
+    return tuple(int(s) for s in image_shape)
+
+
+def build_generator(latent_dim=64, image_shape=(28, 28, 1), hidden=(256, 512)):
+    """MLP generator z -> image in [-1, 1] (tanh), as in Goodfellow et al. 2014."""
+    image_shape = _check_image_shape(image_shape)
+    z = keras.Input((latent_dim,), name="z")
+    x = z
+    for units in hidden:
+        x = layers.Dense(units)(x)
+        x = layers.LeakyReLU(0.2)(x)
+    x = layers.Dense(int(np.prod(image_shape)), activation="tanh")(x)
+    image = layers.Reshape(image_shape)(x)
+    return keras.Model(z, image, name="generator")
+
+
+def build_discriminator(image_shape=(28, 28, 1), hidden=(512, 256), dropout=0.3):
+    """MLP discriminator image -> one logit (D(x) = sigmoid(logit))."""
+    image_shape = _check_image_shape(image_shape)
+    image = keras.Input(image_shape, name="image")
+    x = layers.Flatten()(image)
+    for units in hidden:
+        x = layers.Dense(units)(x)
+        x = layers.LeakyReLU(0.2)(x)
+        x = layers.Dropout(dropout)(x)
+    logit = layers.Dense(1, name="logit")(x)
+    return keras.Model(image, logit, name="discriminator")
+
+
+# ---------------------------------------------------------------------------------------------
+# trainer
+
+
+def _images_of(data):
+    """The dataset yields (images, labels) or images only."""
+    if isinstance(data, (tuple, list)):
+        return data[0]
+    return data
+
+
+def _to_unit(images):
+    """[-1, 1] generator output -> float32 numpy in [0, 1]."""
+    images = np.asarray(images, dtype="float32")
+    return np.clip((images + 1.0) / 2.0, 0.0, 1.0)
+
+
+def _with_loss_scaling(optimizer):
+    """float16 gradients underflow: under the "mixed_float16" policy wrap in a LossScaleOptimizer
+    (train steps call optimizer.scale_loss, a no-op for ordinary optimisers)."""
+    if (keras.mixed_precision.global_policy().name == "mixed_float16"
+            and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)):
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+class GAN(keras.Model):
+    """Trains a generator against a discriminator with the article's losses.
+
+    `minimax=True` swaps in the saturating generator loss log(1 - D(G(z))) for comparison.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim=None, minimax=False, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim or generator.inputs[0].shape[-1])
+        self.minimax = bool(minimax)
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.d_acc_tracker = keras.metrics.Mean(name="d_acc")
+        # The networks are already built; marking the trainer built lets save_weights work
+        # before the first fit.
+        self.built = True
+
+    def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
+        """Extra kwargs go to keras.Model.compile (e.g. jit_compile=True, steps_per_execution)."""
+        super().compile(**kwargs)
+        self.g_optimizer = _with_loss_scaling(g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
+        self.d_optimizer = _with_loss_scaling(d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
+        # Create the optimiser slots now, eagerly: under MirroredStrategy they cannot be created
+        # lazily inside the first distributed step, and checkpoints then always hold them.
+        self.build_optimizers()
+
+    def build_optimizers(self):
+        """Create the optimisers' slot variables now (needed before loading a checkpoint)."""
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return [self.g_loss_tracker, self.d_loss_tracker, self.d_acc_tracker]
+
+    def _noise(self, batch_size):
+        return tf.random.normal((batch_size, self.latent_dim))
+
+    def _g_loss(self, d_fake):
+        return minimax_generator_loss(d_fake) if self.minimax else generator_loss(d_fake)
+
+    def train_step(self, data):
+        real = _images_of(data)
+        batch_size = tf.shape(real)[0]
+
+        # 1) discriminator: push D(x) up and D(G(z)) down
+        z = self._noise(batch_size)
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            d_real = self.discriminator(real, training=True)
+            d_fake = self.discriminator(fake, training=True)
+            d_loss = discriminator_loss(d_real, d_fake)
+            scaled = self.d_optimizer.scale_loss(d_loss)
+        grads = tape.gradient(scaled, self.discriminator.trainable_variables)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
+
+        # 2) generator: fresh noise, make D(G(z)) go up
+        z = self._noise(batch_size)
+        with tf.GradientTape() as tape:
+            d_fake_g = self.discriminator(self.generator(z, training=True), training=True)
+            g_loss = self._g_loss(d_fake_g)
+            scaled = self.g_optimizer.scale_loss(g_loss)
+        grads = tape.gradient(scaled, self.generator.trainable_variables)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_acc_tracker.update_state(discriminator_accuracy(d_real, d_fake))
+        return {m.name: m.result() for m in self.metrics}
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def sample(self, n, labels=None, seed=0):
+        """n images as float32 numpy in [0, 1], shape (n, H, W, C); same seed -> same images."""
+        z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim)).astype("float32")
+        return _to_unit(self.generator(z, training=False))

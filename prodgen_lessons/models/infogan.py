@@ -1,0 +1,146 @@
+"""InfoGAN (article 3.3; Chen et al. 2016): GAN codes that mean something, learned without labels.
+
+The generator gets noise z plus a latent code c: one categorical code (10 values, one-hot) and
+two continuous codes in [-1, 1]. A head Q on the discriminator's body guesses c back from the
+image. Maximising the mutual information I(c; G(z, c)) becomes minimising Q's prediction error
+(a variational lower bound):
+
+    L_info = CE(c_cat, Q_cat(G(z, c))) + 0.5 * ||c_cont - Q_cont(G(z, c))||^2
+
+(cross-entropy for the categorical code, a unit-variance Gaussian log-likelihood = MSE for the
+continuous ones). Both G and D/Q minimise lambda * L_info on top of the GAN losses of 3.1.
+The categorical code typically picks up the product category, the continuous ones width/shade.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+from prodgen_lessons.models.dcgan import discriminator_body, generator_body
+from prodgen_lessons.models.gan import (
+    GAN,
+    _check_image_shape,
+    _images_of,
+    _to_unit,
+    discriminator_accuracy,
+    discriminator_loss,
+    generator_loss,
+)
+
+
+def build_generator(latent_dim=62, image_shape=(28, 28, 1), num_categories=10, num_continuous=2,
+                    base_filters=64):
+    """G([z, category (int), continuous (num_continuous,)]) -> image in [-1, 1]."""
+    image_shape = _check_image_shape(image_shape)
+    z = keras.Input((latent_dim,), name="z")
+    category = keras.Input((), dtype="int32", name="category")
+    continuous = keras.Input((num_continuous,), name="continuous")
+    onehot = layers.CategoryEncoding(num_categories, output_mode="one_hot")(category)
+    x = layers.Concatenate()([z, onehot, continuous])
+    image = generator_body(x, image_shape, base_filters)
+    return keras.Model([z, category, continuous], image, name="infogan_generator")
+
+
+def build_discriminator(image_shape=(28, 28, 1), num_categories=10, num_continuous=2,
+                        base_filters=64, dropout=0.0):
+    """D(image) -> [logit, category logits, continuous means]; D and Q share the conv body."""
+    image = keras.Input(_check_image_shape(image_shape), name="image")
+    h = discriminator_body(image, image_shape, base_filters, dropout)
+    logit = layers.Dense(1, name="logit")(h)
+    q = layers.Dense(128, name="q_hidden")(h)
+    q = layers.LeakyReLU(0.2)(q)
+    q_category = layers.Dense(num_categories, name="q_category")(q)
+    q_continuous = layers.Dense(num_continuous, name="q_continuous")(q)
+    return keras.Model(image, [logit, q_category, q_continuous], name="infogan_discriminator")
+
+
+def info_loss(category, continuous, q_category, q_continuous):
+    """CE(category, Q_cat) + 0.5 * mean squared error summed over the continuous codes."""
+    ce = keras.losses.sparse_categorical_crossentropy(category, ops.cast(q_category, "float32"),
+                                                      from_logits=True)
+    gauss = 0.5 * ops.sum(ops.square(ops.cast(continuous, "float32") - ops.cast(q_continuous, "float32")),
+                          axis=-1)
+    return ops.mean(ce) + ops.mean(gauss)
+
+
+class InfoGAN(GAN):
+    """InfoGAN trainer; labels in the dataset are ignored. info_weight = lambda."""
+
+    def __init__(self, generator, discriminator, info_weight=1.0, **kwargs):
+        super().__init__(generator, discriminator, **kwargs)
+        if len(generator.inputs) != 3 or len(discriminator.outputs) != 3:
+            raise ValueError("InfoGAN needs infogan.build_generator / build_discriminator networks")
+        self.num_categories = int(discriminator.outputs[1].shape[-1])
+        self.num_continuous = int(generator.inputs[2].shape[-1])
+        self.info_weight = float(info_weight)
+        self.info_loss_tracker = keras.metrics.Mean(name="info_loss")
+
+    @property
+    def metrics(self):
+        return super().metrics + [self.info_loss_tracker]
+
+    def _codes(self, batch_size):
+        category = tf.random.uniform((batch_size,), 0, self.num_categories, dtype="int32")
+        continuous = tf.random.uniform((batch_size, self.num_continuous), -1.0, 1.0)
+        return category, continuous
+
+    def train_step(self, data):
+        real = _images_of(data)
+        batch_size = tf.shape(real)[0]
+
+        z = self._noise(batch_size)
+        category, continuous = self._codes(batch_size)
+        with tf.GradientTape() as tape:
+            fake = self.generator([z, category, continuous], training=True)
+            d_real, _, _ = self.discriminator(real, training=True)
+            d_fake, q_cat, q_cont = self.discriminator(fake, training=True)
+            d_loss = discriminator_loss(d_real, d_fake)
+            i_loss = info_loss(category, continuous, q_cat, q_cont)
+            scaled = self.d_optimizer.scale_loss(d_loss + self.info_weight * i_loss)
+        grads = tape.gradient(scaled, self.discriminator.trainable_variables)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
+
+        z = self._noise(batch_size)
+        category, continuous = self._codes(batch_size)
+        with tf.GradientTape() as tape:
+            fake = self.generator([z, category, continuous], training=True)
+            d_fake_g, q_cat, q_cont = self.discriminator(fake, training=True)
+            g_loss = generator_loss(d_fake_g)
+            g_info = info_loss(category, continuous, q_cat, q_cont)
+            scaled = self.g_optimizer.scale_loss(g_loss + self.info_weight * g_info)
+        grads = tape.gradient(scaled, self.generator.trainable_variables)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_acc_tracker.update_state(discriminator_accuracy(d_real, d_fake))
+        self.info_loss_tracker.update_state(g_info)
+        return {m.name: m.result() for m in self.metrics}
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def sample(self, n, labels=None, seed=0, codes=None):
+        """n images in [0, 1]. codes: dict with optional "category" (int or (n,) ints) and
+        "continuous" ((num_continuous,) or (n, num_continuous) in about [-1, 1]); missing codes
+        are drawn from `seed` (category None -> 0, 1, ..., 9, 0, ...). `labels` is ignored
+        (InfoGAN has no labels) unless given as codes["category"]."""
+        n = int(n)
+        codes = dict(codes or {})
+        unknown = set(codes) - {"category", "continuous"}
+        if unknown:
+            raise ValueError(f"unknown code(s) {sorted(unknown)}; use 'category' and/or 'continuous'")
+        rng = np.random.default_rng(seed)
+        z = rng.standard_normal((n, self.latent_dim)).astype("float32")
+        continuous = rng.uniform(-1, 1, (n, self.num_continuous)).astype("float32")
+        category = np.arange(n) % self.num_categories
+        if codes.get("category") is not None:
+            category = np.broadcast_to(np.asarray(codes["category"]), (n,))
+            if category.min() < 0 or category.max() >= self.num_categories:
+                raise ValueError(f"category codes must be in [0, {self.num_categories - 1}]")
+        if codes.get("continuous") is not None:
+            continuous = np.broadcast_to(np.asarray(codes["continuous"], "float32"),
+                                         (n, self.num_continuous))
+        images = self.generator([z, category.astype("int32"), np.array(continuous)], training=False)
+        return _to_unit(images)

@@ -1,0 +1,78 @@
+"""The `prodgen` command: happy paths and clear errors with meaningful exit codes."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from prodgen_lessons import cli, pretrained
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "prodgen_lessons.cli", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_data_info(capsys):
+    assert cli.main(["data", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "Fashion-MNIST from" in out and "Ankle boot" in out and "短靴" in out
+
+
+def test_models_lists_every_model(capsys):
+    assert cli.main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in ("gan", "dcgan", "cgan", "infogan", "vae", "cvae", "cyclegan", "classifier"):
+        assert name in out
+
+
+def test_unknown_model_is_a_usage_error(capsys):
+    assert cli.main(["generate", "stylegan"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "unknown model 'stylegan'" in err and "cgan" in err
+
+
+def test_unknown_category_lists_valid_ones(capsys):
+    assert cli.main(["generate", "cgan", "--category", "kettle"]) == cli.EXIT_USAGE
+    assert "Ankle boot" in capsys.readouterr().err
+
+
+def test_category_on_unconditional_model_is_refused(capsys):
+    assert cli.main(["generate", "dcgan", "--category", "bag"]) == cli.EXIT_USAGE
+    assert "not conditional" in capsys.readouterr().err
+
+
+def test_missing_checkpoint_says_which(tmp_path, capsys):
+    assert cli.main(["generate", "cgan", "--checkpoint", str(tmp_path)]) == cli.EXIT_ERROR
+    assert "checkpoint.weights.h5" in capsys.readouterr().err
+
+
+def test_train_then_generate_from_checkpoint(tmp_path, sample, monkeypatch):
+    from prodgen_lessons import data
+
+    monkeypatch.setattr(data, "load_fashion_mnist", lambda **kw: sample)
+    out = tmp_path / "run"
+    assert cli.main(["train", "cgan", "--epochs", "1", "--batch-size", "100", "--latent-dim", "16",
+                     "--out", str(out)]) == 0
+    grid = tmp_path / "grid.png"
+    assert cli.main(["generate", "cgan", "--checkpoint", str(out), "--category", "sneaker",
+                     "--count", "9", "--out", str(grid)]) == 0
+    assert Image.open(grid).size == (3 * 29 + 1, 3 * 29 + 1)
+    # A checkpoint of another architecture is refused, naming the file.
+    assert cli.main(["generate", "dcgan", "--checkpoint", str(out)]) == cli.EXIT_ERROR
+
+
+@pytest.mark.skipif(not (pretrained.PRETRAINED_DIR / "cgan" / "card.json").exists(), reason="no shipped cgan")
+def test_generate_from_shipped_model_in_a_subprocess(tmp_path):
+    grid = tmp_path / "boots.png"
+    result = run("generate", "cgan", "--category", "ankle boot", "--count", "16", "--seed", "0", "--out", str(grid))
+    assert result.returncode == 0, result.stderr
+    assert "16 cgan images (Ankle boot, seed 0)" in result.stdout
+    assert np.asarray(Image.open(grid)).std() > 10  # not a blank image
+
+
+def test_bad_option_value_exits_2():
+    result = run("generate", "cgan", "--count", "many")
+    assert result.returncode == 2 and "invalid int value" in result.stderr

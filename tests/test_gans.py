@@ -1,0 +1,220 @@
+"""GAN family: network shapes, the article's losses, and that a few real training steps learn."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from prodgen_lessons.data import load_sample, make_dataset
+from prodgen_lessons.models import cgan, dcgan, gan, infogan
+from prodgen_lessons.models.attention import SelfAttention
+from prodgen_lessons.training import seed_everything
+
+SHAPES = [(28, 28, 1), (64, 64, 3)]
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def test_generator_loss_is_minus_log_d():
+    # article 3.1: L_G = -log D(G(z)); logits 0.5 and -2.0
+    expected = -(math.log(sigmoid(0.5)) + math.log(sigmoid(-2.0))) / 2
+    assert float(gan.generator_loss(np.array([[0.5], [-2.0]]))) == pytest.approx(expected, rel=1e-6)
+    assert expected == pytest.approx((0.474077 + 2.126928) / 2, rel=1e-5)  # by hand
+
+
+def test_minimax_generator_loss_is_log_one_minus_d():
+    expected = (math.log(1 - sigmoid(0.5)) + math.log(1 - sigmoid(-2.0))) / 2
+    assert float(gan.minimax_generator_loss(np.array([0.5, -2.0]))) == pytest.approx(expected, rel=1e-6)
+    assert expected == pytest.approx(-(0.974077 + 0.126928) / 2, rel=1e-5)
+
+
+def test_discriminator_loss_matches_article_formula():
+    # L_D = -log D(x) - log(1 - D(G(z))): D(x) = sigmoid(2), D(G(z)) = sigmoid(-1)
+    expected = -math.log(sigmoid(2.0)) - math.log(1 - sigmoid(-1.0))
+    assert expected == pytest.approx(0.126928 + 0.313262, rel=1e-5)
+    assert float(gan.discriminator_loss(np.array([2.0]), np.array([-1.0]))) == pytest.approx(expected, rel=1e-6)
+
+
+def test_one_sided_label_smoothing():
+    s, lr, lf = 0.1, 2.0, -1.0
+    expected = (-(1 - s) * math.log(sigmoid(lr)) - s * math.log(1 - sigmoid(lr))
+                - math.log(1 - sigmoid(lf)))
+    got = float(gan.discriminator_loss(np.array([lr]), np.array([lf]), label_smoothing=s))
+    assert got == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        gan.discriminator_loss(np.array([lr]), np.array([lf]), label_smoothing=1.0)
+
+
+def test_losses_stay_finite_for_confident_logits():
+    big = np.array([200.0, -200.0])
+    for value in (gan.generator_loss(big), gan.minimax_generator_loss(big),
+                  gan.discriminator_loss(big, big)):
+        assert np.isfinite(float(value))
+    assert float(gan.generator_loss(np.array([-200.0]))) == pytest.approx(200.0)
+
+
+def test_info_loss_hand_value():
+    # CE of logits [0, 0] for class 0 = log 2; Gaussian term 0.5 * (1^2 + 0.5^2)
+    got = float(infogan.info_loss(np.array([0]), np.array([[1.0, 0.5]]), np.array([[0.0, 0.0]]),
+                                  np.array([[0.0, 0.0]])))
+    assert got == pytest.approx(math.log(2) + 0.5 * 1.25, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gan_and_dcgan_shapes(shape):
+    z = np.random.default_rng(0).standard_normal((2, 16)).astype("float32")
+    for module in (gan, dcgan):
+        g = module.build_generator(latent_dim=16, image_shape=shape)
+        d = module.build_discriminator(image_shape=shape)
+        images = np.asarray(g(z))
+        assert images.shape == (2, *shape)
+        assert np.all(np.abs(images) <= 1)
+        assert d(images).shape == (2, 1)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("condition", ["projection", "concat"])
+def test_cgan_shapes(shape, condition):
+    z = np.zeros((2, 16), "float32")
+    labels, shades = np.array([3, 9]), np.array([0, 1])
+    g = cgan.build_generator(16, shape, num_shades=2, attention=True, base_filters=16)
+    d = cgan.build_discriminator(shape, num_shades=2, condition=condition, attention=True, base_filters=16)
+    images = np.asarray(g([z, labels, shades]))
+    assert images.shape == (2, *shape)
+    logit, cls, shade = d([images, labels, shades])
+    assert logit.shape == (2, 1) and cls.shape == (2, 10) and shade.shape == (2, 2)
+    plain = cgan.build_discriminator(shape, condition=condition, ac=False, base_filters=16)
+    assert plain([images, labels]).shape == (2, 1)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_infogan_shapes_and_codes(shape):
+    g = infogan.build_generator(latent_dim=16, image_shape=shape, base_filters=16)
+    d = infogan.build_discriminator(image_shape=shape, base_filters=16)
+    trainer = infogan.InfoGAN(g, d)
+    images = trainer.sample(4, seed=1, codes={"category": 3, "continuous": [0.5, -0.5]})
+    assert images.shape == (4, *shape) and images.min() >= 0 and images.max() <= 1
+    logit, q_cat, q_cont = d(images * 2 - 1)
+    assert logit.shape == (4, 1) and q_cat.shape == (4, 10) and q_cont.shape == (4, 2)
+    np.testing.assert_array_equal(images, trainer.sample(4, seed=1, codes={"category": 3, "continuous": [0.5, -0.5]}))
+    assert not np.array_equal(images, trainer.sample(4, seed=1, codes={"category": 4, "continuous": [0.5, -0.5]}))
+    with pytest.raises(ValueError, match="unknown code"):
+        trainer.sample(2, codes={"colour": 1})
+
+
+def test_bad_shapes_and_options_are_rejected():
+    with pytest.raises(ValueError, match="image_shape"):
+        dcgan.build_generator(image_shape=(28, 28))
+    with pytest.raises(ValueError, match="square"):
+        dcgan.build_generator(image_shape=(28, 32, 1))
+    with pytest.raises(ValueError, match="condition"):
+        cgan.build_discriminator(condition="sum")
+    d = cgan.build_discriminator(ac=False, base_filters=8)
+    with pytest.raises(ValueError, match="ac_weight"):
+        cgan.CGAN(cgan.build_generator(base_filters=8), d, ac_weight=1.0)
+
+
+def test_self_attention_starts_as_identity_and_serialises():
+    x = np.random.default_rng(0).standard_normal((2, 7, 7, 16)).astype("float32")
+    layer = SelfAttention()
+    np.testing.assert_allclose(layer(x), x, atol=1e-6)  # gamma = 0
+    layer.gamma.assign(1.0)
+    assert not np.allclose(layer(x), x)
+    clone = SelfAttention.from_config(layer.get_config())
+    assert clone.key_ratio == layer.key_ratio
+    model = keras.Sequential([keras.Input((7, 7, 16)), SelfAttention(key_ratio=4)])
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    assert restored.layers[0].key_ratio == 4
+
+
+def test_sample_is_deterministic_and_in_range():
+    trainer = cgan.build_cgan(latent_dim=16, base_filters=8)
+    a = trainer.sample(12, seed=3)
+    np.testing.assert_array_equal(a, trainer.sample(12, seed=3))
+    assert not np.array_equal(a, trainer.sample(12, seed=4))
+    assert a.dtype == np.float32 and a.shape == (12, 28, 28, 1) and 0 <= a.min() and a.max() <= 1
+    with pytest.raises(ValueError, match="labels"):
+        trainer.sample(2, labels=[0, 10])
+
+
+# --------------------------------------------------------------------------- shade condition
+
+
+def test_shade_of_splits_each_category_in_half():
+    data = load_sample()
+    shades = cgan.shade_of(data.x_train, data.y_train)
+    for k in range(10):
+        assert 0.4 <= shades[data.y_train == k].mean() <= 0.6
+    # a darker copy of an image is "dark" with the same thresholds
+    thresholds = cgan.shade_thresholds(data.x_train, data.y_train)
+    light = data.x_train[shades == 0][:20]
+    labels = data.y_train[shades == 0][:20]
+    assert cgan.shade_of((light * 0.5).astype(np.uint8), labels, thresholds).mean() > 0.9
+
+
+# --------------------------------------------------------------------------- learning
+
+
+def _d_scores(trainer, real, labels, z):
+    d_real, cls = cgan._split(trainer.discriminator([real, labels], training=False))
+    fake = np.asarray(trainer.generator([z, labels], training=False))
+    d_fake, _ = cgan._split(trainer.discriminator([fake, labels], training=False))
+    d_acc = float(gan.discriminator_accuracy(d_real, d_fake))
+    cls_acc = float(np.mean(np.argmax(cls, -1) == labels))
+    return d_acc, cls_acc
+
+
+def test_cgan_learns_on_real_products():
+    seed_everything(0)
+    data = load_sample()
+    ds = make_dataset(data.x_train, data.y_train, batch_size=50, seed=0)
+    trainer = cgan.build_cgan(latent_dim=16, base_filters=16)
+    real = (data.x_test[..., None].astype("float32") / 127.5 - 1.0)
+    labels = data.y_test.astype("int32")
+    z = np.random.default_rng(0).standard_normal((len(labels), 16)).astype("float32")
+    d_acc0, cls_acc0 = _d_scores(trainer, real, labels, z)
+    history = trainer.fit(ds, epochs=2, verbose=0)
+    d_acc1, cls_acc1 = _d_scores(trainer, real, labels, z)
+    assert set(history.history) >= {"g_loss", "d_loss", "d_acc", "ac_loss", "ac_acc"}
+    # the auxiliary classifier learns the categories of held-out real products
+    assert cls_acc0 < 0.2 and cls_acc1 > 0.35, (cls_acc0, cls_acc1)
+    # the condition loss goes down
+    assert history.history["ac_loss"][-1] < history.history["ac_loss"][0]
+    assert d_acc1 > 0.5, (d_acc0, d_acc1)
+
+
+def test_multi_condition_cgan_trains_and_measures_compliance():
+    seed_everything(0)
+    data = load_sample()
+    thresholds = cgan.shade_thresholds(data.x_train, data.y_train)
+    trainer = cgan.build_cgan(latent_dim=16, base_filters=8, num_shades=2, thresholds=thresholds)
+    ds = make_dataset(data.x_train[:256], data.y_train[:256], batch_size=64)
+    history = trainer.fit(ds, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
+    images = trainer.sample(20, labels=1, shades=[0, 1] * 10)
+    assert images.shape == (20, 28, 28, 1)
+    assert 0.0 <= trainer.shade_compliance(n=40) <= 1.0
+    with pytest.raises(ValueError, match="thresholds"):
+        cgan.build_cgan(num_shades=2)
+
+
+def test_gan_and_infogan_train_steps_are_finite():
+    data = load_sample()
+    ds = make_dataset(data.x_train[:128], data.y_train[:128], batch_size=64)
+    for trainer in (
+        gan.GAN(gan.build_generator(16, hidden=(32,)), gan.build_discriminator(hidden=(32,))),
+        dcgan.DCGAN(dcgan.build_generator(16, base_filters=8), dcgan.build_discriminator(base_filters=8)),
+        infogan.InfoGAN(infogan.build_generator(16, base_filters=8), infogan.build_discriminator(base_filters=8)),
+    ):
+        trainer.compile()
+        logs = trainer.fit(ds, epochs=1, verbose=0).history
+        assert all(np.isfinite(v[-1]) for v in logs.values()), logs

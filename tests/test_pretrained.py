@@ -1,0 +1,94 @@
+"""Shipped models: recipes, the checksum on load, model cards, and the resumable `train`."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from prodgen_lessons import models, pretrained, training
+
+SHIPPED = sorted(p.parent.name for p in pretrained.PRETRAINED_DIR.glob("*/card.json"))
+
+
+def test_every_recipe_names_a_model_and_its_networks():
+    for name, recipe in pretrained.RECIPES.items():
+        trainer = models.build(recipe["model"], **recipe.get("options", {}))
+        for net in recipe["networks"]:
+            assert net == "classifier" or hasattr(trainer, net), (name, net)
+
+
+def test_unknown_pretrained_name_lists_valid_ones():
+    with pytest.raises(ValueError, match="shipped models are: classifier, cgan"):
+        pretrained.load_pretrained("stylegan")
+
+
+def test_shipped_weights_stay_under_30_mb():
+    total = sum(p.stat().st_size for p in pretrained.PRETRAINED_DIR.rglob("*.weights.h5"))
+    assert total < 30e6, f"{total / 1e6:.1f} MB of shipped weights"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_card_is_complete(name):
+    card = pretrained.read_card(name)
+    assert card["recipe"]["model"] in models.MODELS
+    assert card["training"]["seconds"] > 0 and card["training"]["machine"]
+    for fname, meta in card["files"].items():
+        assert pretrained.sha256(pretrained.PRETRAINED_DIR / name / fname) == meta["sha256"]
+    if name == "classifier":
+        assert card["metrics"]["test_accuracy"] >= 0.92
+    else:
+        assert card["noise_floor"]["fid"] is not None and card["metrics"]["fid"] is not None
+
+
+@pytest.mark.skipif("classifier" not in SHIPPED, reason="no shipped classifier")
+def test_shipped_classifier_is_accurate(fashion_mnist):
+    clf = pretrained.load_pretrained("classifier")
+    x = fashion_mnist.x_test[:2000, ..., None] / 255.0
+    acc = float(np.mean(np.argmax(clf.predict(x, verbose=0), 1) == fashion_mnist.y_test[:2000]))
+    assert acc > 0.9
+
+
+@pytest.mark.skipif("cgan" not in SHIPPED, reason="no shipped cgan")
+def test_shipped_cgan_makes_requested_products():
+    trainer = pretrained.load_pretrained("cgan")
+    clf = pretrained.load_pretrained("classifier")
+    labels = np.arange(200) % 10
+    images = trainer.sample(200, labels=labels, seed=1)
+    assert images.shape == (200, 28, 28, 1) and 0 <= images.min() and images.max() <= 1
+    predicted = np.argmax(clf.predict(images, verbose=0), 1)
+    assert np.mean(predicted == labels) > 0.9
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped model")
+def test_tampered_weights_are_refused(tmp_path):
+    name = SHIPPED[0]
+    copy = tmp_path / name
+    shutil.copytree(pretrained.PRETRAINED_DIR / name, copy)
+    weights = next(copy.glob("*.weights.h5"))
+    raw = bytearray(weights.read_bytes())
+    raw[-100] ^= 0xFF
+    weights.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=rf"{weights.name}: SHA-256 .* does not match"):
+        pretrained.load_pretrained(name, directory=copy)
+
+
+def test_train_checkpoints_and_resumes(tmp_path, sample):
+    out = tmp_path / "run"
+    trainer, history, info = pretrained.train("dcgan", epochs=1, batch_size=100, data=sample,
+                                              out_dir=out, verbose=0, latent_dim=8)
+    assert info["epochs_done"] == 1 and (out / training.CHECKPOINT_NAME).exists()
+    assert (out / "samples" / "epoch_001.png").exists()
+    with pytest.raises(FileExistsError, match="pass resume=True"):
+        pretrained.train("dcgan", epochs=2, data=sample, out_dir=out, verbose=0, latent_dim=8)
+    trainer2, history2, info2 = pretrained.train("dcgan", epochs=2, batch_size=100, data=sample,
+                                                 out_dir=out, resume=True, verbose=0, latent_dim=8)
+    assert info2["epochs_done"] == 2 and len(history2["g_loss"]) == 1  # only epoch 2 ran
+    saved = json.loads((out / "history.json").read_text())
+    assert saved["epochs_done"] == 2
+
+
+def test_time_budget_stops_training(sample):
+    _, history, info = pretrained.train("gan", epochs=50, batch_size=50, data=sample, minutes=0.05,
+                                        verbose=0, samples=False)
+    assert info["stopped_by_time"] and info["epochs_done"] < 50

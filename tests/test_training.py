@@ -1,0 +1,206 @@
+"""Training helpers: seeding, strategy, sample grids, atomic checkpoints + resume, NaN guard."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from prodgen_lessons import training
+from prodgen_lessons.data import load_sample, make_dataset
+from prodgen_lessons.models import cgan
+
+
+def tiny_cgan(base_filters=8):
+    return cgan.build_cgan(latent_dim=8, base_filters=base_filters)
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    data = load_sample()
+    return make_dataset(data.x_train[:96], data.y_train[:96], batch_size=32, seed=0)
+
+
+def state(trainer):
+    """Every variable that a resumed run must get back: networks and both optimisers."""
+    variables = trainer.weights + trainer.g_optimizer.variables + trainer.d_optimizer.variables
+    return [np.array(v.numpy()) for v in variables]
+
+
+def assert_same_state(a, b):
+    sa, sb = state(a), state(b)
+    assert len(sa) == len(sb)
+    for x, y in zip(sa, sb):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_image_grid_shape():
+    grid = training.image_grid(np.zeros((7, 28, 28, 1)), nrow=3, padding=2)
+    assert grid.shape == (3 * 30 + 2, 3 * 30 + 2)
+    assert training.image_grid(np.zeros((4, 8, 8, 3)), nrow=4, padding=0).shape == (8, 32, 3)
+    with pytest.raises(ValueError, match="images"):
+        training.image_grid(np.zeros((28, 28)))
+
+
+def test_get_strategy_on_this_machine(capsys):
+    strategy = training.get_strategy()
+    assert strategy.num_replicas_in_sync == 1
+    assert "strategy:" in capsys.readouterr().out
+
+
+def test_seed_everything_gives_identical_training():
+    data = load_sample()
+    results = []
+    for _ in range(2):
+        training.seed_everything(123)
+        # a fresh pipeline: a reused one reshuffles on its second pass
+        ds = make_dataset(data.x_train[:96], data.y_train[:96], batch_size=32, seed=0)
+        trainer = tiny_cgan()
+        trainer.fit(ds, epochs=1, verbose=0)
+        results.append(state(trainer))
+    for x, y in zip(*results):
+        np.testing.assert_array_equal(x, y)
+    training.seed_everything(124)
+    other = tiny_cgan()
+    assert not np.array_equal(results[0][0], state(other)[0])
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashAtEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise Crash(f"simulated crash at the start of epoch {epoch + 1}")
+
+
+def test_checkpoint_resume_after_interrupted_fit(tmp_path, tiny_data):
+    training.seed_everything(0)
+    trainer = tiny_cgan()
+    grids = training.SampleGrid(tmp_path / "grids", n=10, nrow=5)
+    with pytest.raises(Crash):
+        trainer.fit(tiny_data, epochs=5, verbose=0,
+                    callbacks=[training.Checkpoint(tmp_path / "ckpt"), grids, CrashAtEpoch(2)])
+    assert [p.name for p in grids.paths] == ["epoch_001.png", "epoch_002.png"]
+    assert grids.make_gif().stat().st_size > 0
+    assert sorted(os.listdir(tmp_path / "ckpt")) == ["checkpoint.weights.h5"]  # no temp files left
+
+    fresh = tiny_cgan()
+    assert training.resume(fresh, tmp_path / "ckpt") == 2
+    assert_same_state(trainer, fresh)
+    assert int(fresh.g_optimizer.iterations) == 2 * 3 and int(fresh.d_optimizer.iterations) == 6
+    # and it goes on from epoch 3
+    history = fresh.fit(tiny_data, epochs=3, initial_epoch=2, verbose=0)
+    assert len(history.history["d_loss"]) == 1
+    assert int(fresh.g_optimizer.iterations) == 9
+
+
+def test_resume_without_checkpoint_starts_at_zero(tmp_path):
+    assert training.resume(tiny_cgan(), tmp_path) == 0
+
+
+def test_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    trainer = tiny_cgan()
+    callback = training.Checkpoint(tmp_path)
+    callback.set_model(trainer)
+    callback.on_epoch_end(0)
+    before = callback.path.read_bytes()
+
+    def broken_save(path, overwrite=True):
+        with open(path, "wb") as f:
+            f.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(trainer, "save_weights", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        callback.on_epoch_end(1)
+    assert callback.path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["checkpoint.weights.h5"]
+    monkeypatch.undo()
+    assert training.resume(tiny_cgan(), tmp_path) == 1
+
+
+def test_corrupt_and_incompatible_checkpoints_are_named(tmp_path):
+    path = tmp_path / "checkpoint.weights.h5"
+    path.write_bytes(b"\x89HDF\r\n not really")
+    with pytest.raises(ValueError, match="checkpoint.weights.h5.*corrupt or truncated"):
+        training.resume(tiny_cgan(), tmp_path)
+
+    small = tiny_cgan(base_filters=8)
+    training.Checkpoint(tmp_path).set_model(small)
+    training._save_checkpoint(small, path, epoch=1)
+    with pytest.raises(ValueError, match=r"checkpoint\.weights\.h5 does not match.*expects"):
+        training.resume(tiny_cgan(base_filters=16), tmp_path)
+
+
+def test_nan_guard_stops_and_restores_good_weights():
+    data = load_sample()
+    images = data.x_train[:128].astype("float32")[..., None] / 127.5 - 1.0
+    images[70] = np.nan  # the third batch of 32 is poisoned
+    training.seed_everything(0)
+    trainer = tiny_cgan()
+    guard = training.NaNGuard()
+    trainer.fit(images, data.y_train[:128].astype("int32"), batch_size=32, shuffle=False,
+                epochs=3, verbose=0, callbacks=[guard])
+    assert guard.stopped is not None and guard.stopped[:2] == (0, 2), guard.stopped
+    assert all(np.all(np.isfinite(v)) for v in state(trainer))
+    assert np.all(np.isfinite(trainer.sample(4)))
+    # without the guard the weights are ruined
+    training.seed_everything(0)
+    unguarded = tiny_cgan()
+    unguarded.fit(images, data.y_train[:128].astype("int32"), batch_size=32, shuffle=False,
+                  epochs=1, verbose=0)
+    assert not all(np.all(np.isfinite(v)) for v in state(unguarded))
+
+
+def test_nan_guard_catches_exploding_loss():
+    guard = training.NaNGuard(max_loss=10.0)
+    guard.set_model(tiny_cgan())
+    guard.on_train_begin()
+    guard.on_train_batch_end(0, {"d_loss": 1.0, "g_loss": 5.0})
+    assert guard.stopped is None
+    guard.on_train_batch_end(1, {"d_loss": 1.0, "g_loss": 50.0})
+    assert guard.stopped == (0, 1, "g_loss", 50.0) and guard.model.stop_training
+
+
+MIRRORED = textwrap.dedent("""
+    import json, os
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import numpy as np
+    from prodgen_lessons.data import load_sample, make_dataset
+    from prodgen_lessons.models import cgan
+    from prodgen_lessons.training import seed_everything
+    seed_everything(0)
+    data = load_sample()
+    ds = make_dataset(data.x_train[:64], data.y_train[:64], batch_size=32)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        trainer = cgan.build_cgan(latent_dim=8, base_filters=8)
+    logs = trainer.fit(ds, epochs=1, verbose=0).history
+    print("RESULT " + json.dumps({"replicas": strategy.num_replicas_in_sync,
+                                  "steps": int(trainer.g_optimizer.iterations.numpy()),
+                                  "logs": {k: float(v[-1]) for k, v in logs.items()}}))
+""")
+
+
+def test_mirrored_strategy_on_two_logical_cpus():
+    # logical devices must be configured before TensorFlow initialises -> a fresh process
+    out = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, timeout=120)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, out.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert result["replicas"] == 2
+    assert result["steps"] == 2
+    assert all(np.isfinite(v) for v in result["logs"].values()), result
