@@ -1,0 +1,105 @@
+"""Open every page of the built book in headless Chromium, offline, and check what a reader sees.
+
+Runs after `jupyter-book build` (make test-book). Every request that would leave the machine is
+blocked and recorded; a page fails on such a request, on math that MathJax did not render, on a
+broken image, on a JavaScript error other than the known stock ones, or if it is missing.
+Needs the Debian packages chromium (and chromium-driver) and Playwright from PyPI (no browser
+download: it drives the system Chromium).
+"""
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+CHROMIUM = Path("/usr/lib/chromium/chromium")
+SCREENSHOT = ROOT / "_build" / "screenshots" / "chapter.png"
+# Known stock messages: sphinx-thebe declares its config twice; the theme's mode check.
+KNOWN_JS_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared", "Got invalid theme mode")
+
+
+def toc_pages():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
+    return [p + ".html" for p in pages]
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (HTML / "index.html").is_file():
+        pytest.fail(f"{HTML}/index.html missing: build the book first (make book)")
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium chromium-driver")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("page_path", toc_pages())
+def test_page_renders_offline(server, browser, page_path):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    outside, errors = [], []
+
+    def route(r):
+        host = urlparse(r.request.url).hostname
+        if r.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    response = page.goto(f"{server}/{page_path}", wait_until="load")
+    assert response is not None and response.status == 200, f"{page_path}: missing from the build"
+
+    if page.locator(".math").count():
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                               timeout=20000)
+        page.evaluate("() => MathJax.startup.promise")
+        assert page.locator("mjx-container").count() > 0, f"{page_path}: math not rendered"
+        assert page.locator("mjx-merror").count() == 0, f"{page_path}: MathJax reported an error"
+
+    if page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count():
+        page.wait_for_selector(".jupyter-widgets", timeout=20000)  # saved widget state rendered
+
+    broken = page.evaluate("""() => Array.from(document.images)
+        .filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)""")
+    assert not broken, f"{page_path}: broken images {broken}"
+    page.wait_for_timeout(300)  # late console errors
+    assert not outside, f"{page_path}: requests leaving the machine: {outside}"
+    unexpected = [e for e in errors if not any(k in e for k in KNOWN_JS_ERRORS)]
+    assert not unexpected, f"{page_path}: JavaScript errors: {unexpected}"
+
+    if "notebooks/" in page_path and not SCREENSHOT.exists():
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))  # the README's picture of a chapter page
+    context.close()
