@@ -35,12 +35,11 @@ SAMPLE_SIZE = 5000  # images per set for every shipped metric (FID depends on it
 RECIPES = {
     "classifier": dict(model="classifier", epochs=10, batch_size=128, seed=0, networks=["classifier"],
                        options={"decay_steps": 10 * (60000 // 128)}),
-    "cgan": dict(model="cgan", epochs=12, batch_size=64, seed=0, minutes=20,
-                 networks=["generator", "discriminator"]),
+    "cgan": dict(model="cgan", epochs=12, batch_size=64, seed=0, minutes=20, networks=["generator"]),
     "dcgan": dict(model="dcgan", epochs=6, batch_size=64, seed=0, minutes=8, networks=["generator"]),
     "infogan": dict(model="infogan", epochs=6, batch_size=64, seed=0, minutes=8, networks=["generator"]),
     "vae": dict(model="vae", epochs=15, batch_size=128, seed=0, minutes=6, networks=["encoder", "decoder"]),
-    "cvae": dict(model="cvae", epochs=15, batch_size=128, seed=0, minutes=6, networks=["encoder", "decoder"]),
+    "cvae": dict(model="cvae", epochs=15, batch_size=128, seed=0, minutes=6, networks=["decoder"]),
     "cyclegan": dict(model="cyclegan", epochs=6, batch_size=32, seed=0, minutes=8,
                      domains=["Sneaker", "Ankle boot"], networks=["generator_ab", "generator_ba"]),
 }
@@ -95,8 +94,20 @@ def load_pretrained(name, directory=None):
         if actual != expected:
             raise ValueError(f"{path}: SHA-256 {actual} does not match the model card's {expected}; "
                              "the file is corrupt or was altered: reinstall or re-train it")
-        net.load_weights(path)
+        if net_name == "classifier":  # shipped without optimiser state: load into a bare copy
+            bare = _bare_classifier(net)
+            bare.load_weights(path)
+            net.set_weights(bare.get_weights())
+        else:
+            net.load_weights(path)
     return trainer
+
+
+def _bare_classifier(model):
+    """An uncompiled classifier of the same shape, so its weights file carries no optimiser."""
+    from prodgen_lessons.models import classifier
+
+    return classifier.build_classifier(tuple(model.inputs[0].shape[1:]), int(model.outputs[0].shape[-1]))
 
 
 def model_card(name) -> str:
@@ -283,6 +294,10 @@ def retrain(name, work_dir=None, verbose=1):
     files = {}
     for net_name, net in _networks(trainer, recipe["networks"]).items():
         path = target / f"{net_name}.weights.h5"
+        if net_name == "classifier":
+            bare = _bare_classifier(net)
+            bare.set_weights(net.get_weights())
+            net = bare
         net.save_weights(path)
         files[path.name] = {"sha256": sha256(path), "bytes": path.stat().st_size}
     card = dict(name=name, description=models.spec(recipe["model"]).description, recipe=recipe,
