@@ -629,7 +629,7 @@ def format_report(metrics, floor=None):
         if d is None or key not in d:
             return "-"
         v = d[key]
-        if isinstance(v, float) and not math.isfinite(v):
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):  # None: NaN read back from a card
             return "-"
         text = fmt.format(int(v) if fmt == "{:d}" else float(v))
         return text.lstrip("-") if float(text) == 0 else text  # no "-0.0000"
