@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 VENDOR := _vendor
-NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval_sanitize.cfg
+NBVAL  := -n 2 --dist loadfile --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval_sanitize.cfg
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
@@ -57,7 +57,7 @@ book: data vendor
 	@echo "or serve it with: $(BIN)/python -m http.server -d _build/html 8000"
 
 test-unit: data
-	$(BIN)/python -m pytest tests --ignore=tests/browser
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests --ignore=tests/browser
 
 test-notebooks: data
 	$(BIN)/python -m pytest $(NBVAL) notebooks
