@@ -356,5 +356,7 @@ def augmentation(flip=True, rotation=0.05, zoom=0.1, crop=0.0, translation=0.1, 
     if brightness:
         steps.append(layers.RandomBrightness(brightness, value_range=value_range, seed=seed + 4))
     if contrast:
-        steps.append(layers.RandomContrast(contrast, seed=seed + 5))
+        # Keras clips contrast output to value_range (default 0..255, which would turn a
+        # [-1, 1] background of -1 into 0): pass the data's range.
+        steps.append(layers.RandomContrast(contrast, value_range=value_range, seed=seed + 5))
     return keras.Sequential(steps, name="augmentation")
