@@ -47,6 +47,8 @@ def image_grid(images, ncols=10, pad=1):
     x = _as_display(images)
     if x.ndim == 3:
         x = x[..., None]
+    if x.ndim != 4:
+        raise ValueError(f"images must be (n, H, W) or (n, H, W, C), got shape {np.shape(images)}")
     n, h, w, c = x.shape
     nrows = int(np.ceil(n / ncols))
     grid = np.ones((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), np.float32)

@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
@@ -131,23 +132,21 @@ def model_card(name) -> str:
 
 # ------------------------------------------------------------------------------------ training
 
-class TimeBudget:
-    """A Keras callback factory: stop training after `seconds` of wall-clock time."""
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training after `seconds` of wall-clock time (checked after every batch)."""
 
-    def __new__(cls, seconds):
-        import keras
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+        self.exhausted = False
 
-        class _TimeBudget(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.start = time.time()
-                self.exhausted = False
+    def on_train_begin(self, logs=None):
+        self.start = time.time()
 
-            def on_train_batch_end(self, batch, logs=None):
-                if time.time() - self.start > seconds:
-                    self.exhausted = True
-                    self.model.stop_training = True
-
-        return _TimeBudget()
+    def on_train_batch_end(self, batch, logs=None):
+        if time.time() - self.start > self.seconds:
+            self.exhausted = True
+            self.model.stop_training = True
 
 
 def make_training_data(model, data, batch_size, seed=0, domains=None):

@@ -17,6 +17,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from prodgen_lessons.plotting import image_grid
+
 CHECKPOINT_NAME = "checkpoint.weights.h5"
 
 
@@ -62,29 +64,10 @@ def get_strategy(mixed_precision=False, verbose=True):
 # sample grids
 
 
-def image_grid(images, nrow=10, padding=2, pad_value=1.0):
-    """(n, H, W, C) images in [0, 1] -> one float32 grid image (rows, cols[, C]) with `nrow` per row."""
-    images = np.asarray(images, dtype="float32")
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.ndim != 4:
-        raise ValueError(f"images must be (n, H, W) or (n, H, W, C), got shape {images.shape}")
-    n, h, w, c = images.shape
-    nrow = max(1, min(int(nrow), n))
-    rows = -(-n // nrow)
-    grid = np.full((rows * (h + padding) + padding, nrow * (w + padding) + padding, c), pad_value,
-                   dtype="float32")
-    for i, image in enumerate(images):
-        r, k = divmod(i, nrow)
-        top, left = padding + r * (h + padding), padding + k * (w + padding)
-        grid[top:top + h, left:left + w] = image
-    return grid[..., 0] if c == 1 else grid
-
-
 def _save_png(grid, path):
     from PIL import Image
 
-    Image.fromarray(np.round(np.clip(grid, 0, 1) * 255).astype("uint8")).save(path)
+    Image.fromarray(grid).save(path)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -106,7 +89,7 @@ class SampleGrid(keras.callbacks.Callback):
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.out_dir / f"epoch_{epoch + 1:03d}.png"
-        _save_png(image_grid(self.model.sample(self.n, seed=self.seed), self.nrow), path)
+        _save_png(image_grid(self.model.sample(self.n, seed=self.seed), ncols=self.nrow), path)
         self.paths.append(path)
 
     def make_gif(self, path=None, duration_ms=400):

@@ -39,11 +39,13 @@ def assert_same_state(a, b):
 
 
 def test_image_grid_shape():
-    grid = training.image_grid(np.zeros((7, 28, 28, 1)), nrow=3, padding=2)
+    from prodgen_lessons.plotting import image_grid
+
+    grid = image_grid(np.zeros((7, 28, 28, 1)), ncols=3, pad=2)
     assert grid.shape == (3 * 30 + 2, 3 * 30 + 2)
-    assert training.image_grid(np.zeros((4, 8, 8, 3)), nrow=4, padding=0).shape == (8, 32, 3)
+    assert image_grid(np.zeros((4, 8, 8, 3)), ncols=4, pad=0).shape == (8, 32, 3)
     with pytest.raises(ValueError, match="images"):
-        training.image_grid(np.zeros((28, 28)))
+        image_grid(np.zeros((28, 28)))
 
 
 def test_get_strategy_on_this_machine(capsys):
