@@ -8,6 +8,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 VENDOR := _vendor
 NBVAL  := -n 2 --dist loadfile --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval_sanitize.cfg
+# The public GitHub repository that the Colab and Binder buttons open; by default the clone's origin.
+REPOSITORY_URL ?= $(shell git remote get-url origin 2>/dev/null | grep github.com)
+BOOK_CONFIG := _build/_config.publish.yml
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
@@ -51,8 +54,16 @@ $(VENDOR)/.stamp:
 
 vendor: $(VENDOR)/.stamp
 
+# $(call build_book,URL): the book, with launch buttons for repository URL when there is one.
+define build_book
+	@if [ -n "$(1)" ]; then $(BIN)/python .ci/book_config.py "$(1)" $(BOOK_CONFIG); else \
+	  echo "No Colab/Binder buttons: no GitHub remote 'origin'; add them with" \
+	       "make book REPOSITORY_URL=https://github.com/OWNER/prodgen-lessons"; fi
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going $(if $(1),--config $(BOOK_CONFIG))
+endef
+
 book: data vendor
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(call build_book,$(REPOSITORY_URL))
 	@echo "The book is in $(CURDIR)/_build/html: open $(CURDIR)/_build/html/index.html in a browser,"
 	@echo "or serve it with: $(BIN)/python -m http.server -d _build/html 8000"
 
@@ -64,7 +75,7 @@ test-notebooks: data
 
 test-book: data vendor
 	rm -rf _build/html
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(call build_book,$(or $(REPOSITORY_URL),https://github.com/example/prodgen-lessons))
 	$(BIN)/python -m pytest tests/browser
 
 test: test-unit test-notebooks test-book

@@ -9,6 +9,7 @@ names or includes exists. book/glossary.md and book/appendix_resources.md get li
 
 import ast
 import importlib
+import importlib.util
 import re
 from pathlib import Path
 
@@ -138,3 +139,40 @@ def test_appendix_keeps_the_chinese_headings():
     for heading in ("深度学习学习资源", "商品图像生成技术相关数据集", "深度学习框架与工具介绍",
                     "实际项目开发经验分享与交流平台"):
         assert heading in text
+
+
+def _book_config():
+    spec = importlib.util.spec_from_file_location("book_config", ROOT / ".ci" / "book_config.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("remote", ["https://github.com/acme/prodgen-lessons", "https://github.com/acme/prodgen-lessons.git",
+                                    "git@github.com:acme/prodgen-lessons.git", "ssh://git@github.com/acme/prodgen-lessons/"])
+def test_launch_buttons_take_any_spelling_of_a_github_remote(remote):
+    assert _book_config().github_url(remote) == "https://github.com/acme/prodgen-lessons"
+
+
+@pytest.mark.parametrize("remote", ["", "/work/main", "https://gitlab.com/acme/prodgen-lessons", "github.com/acme"])
+def test_launch_buttons_refuse_what_colab_cannot_open(remote):
+    with pytest.raises(ValueError, match="not a GitHub repository"):
+        _book_config().github_url(remote)
+
+
+def test_publish_config_is_the_book_config_plus_the_repository(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    out = tmp_path / "config.yml"
+    subprocess.run([sys.executable, str(ROOT / ".ci" / "book_config.py"), "git@github.com:acme/pl.git", str(out)],
+                   check=True, capture_output=True)
+    published, ours = yaml.safe_load(out.read_text()), yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert published["repository"].pop("url") == "https://github.com/acme/pl"
+    assert published == ours
+    assert ours["launch_buttons"]["colab_url"] and ours["launch_buttons"]["binderhub_url"]
+    bad = subprocess.run([sys.executable, str(ROOT / ".ci" / "book_config.py"), "/tmp/x", str(out)],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "not a GitHub repository" in bad.stderr

@@ -99,7 +99,25 @@ def test_page_renders_offline(server, browser, page_path):
     unexpected = [e for e in errors if not any(k in e for k in KNOWN_JS_ERRORS)]
     assert not unexpected, f"{page_path}: JavaScript errors: {unexpected}"
 
+    if "notebooks/" in page_path:
+        _check_launch_buttons(page, page_path)
     if "notebooks/" in page_path and not SCREENSHOT.exists():
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))  # the README's picture of a chapter page
     context.close()
+
+
+def _check_launch_buttons(page, page_path):
+    """A notebook page offers its .ipynb for download and opens in Colab and Binder (make test-book
+    builds with an example repository; `make book` with the publisher's)."""
+    notebook = page_path.replace(".html", ".ipynb")
+    assert (ROOT / notebook).is_file()
+    hrefs = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+    colab = [h for h in hrefs if h.startswith("https://colab.research.google.com/github/")]
+    binder = [h for h in hrefs if h.startswith("https://mybinder.org/v2/gh/")]
+    assert colab and colab[0].endswith(f"/blob/main/{notebook}"), f"{page_path}: Colab button {colab}"
+    assert binder and binder[0].endswith(f"/main?urlpath=lab/tree/{notebook}"), f"{page_path}: Binder button {binder}"
+    download = page.locator("a.btn-download-source-button").get_attribute("href") or ""
+    assert download.endswith(notebook), f"{page_path}: download button {download!r}"
+    status = page.evaluate("async (u) => (await fetch(u)).status", download)
+    assert status == 200, f"{page_path}: download {download} answers {status}"

@@ -1,0 +1,46 @@
+"""Write the book's configuration with its repository, so the pages get launch buttons.
+
+    python .ci/book_config.py URL OUT.yml
+
+Colab and Binder open a notebook from the project's public repository, which only the publisher
+knows: `make book` passes `REPOSITORY_URL`, or the `origin` remote of the clone it runs in. The
+result is `_config.yml` plus `repository.url`; an empty or non-GitHub URL is refused, because
+Colab opens notebooks from GitHub only.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+GITHUB = re.compile(r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)"
+                    r"(?P<owner>[\w.-]+)/(?P<name>[\w.-]+?)(?:\.git)?/?$")
+
+
+def github_url(url):
+    """https://github.com/OWNER/NAME for any usual spelling of a GitHub remote, else ValueError."""
+    m = GITHUB.match(url.strip())
+    if not m:
+        raise ValueError(f"repository URL {url!r} is not a GitHub repository; launch buttons need "
+                         "one like https://github.com/OWNER/prodgen-lessons (Colab opens GitHub only)")
+    return f"https://github.com/{m['owner']}/{m['name']}"
+
+
+def main(argv):
+    if len(argv) != 3:
+        sys.exit(__doc__)
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    try:
+        config.setdefault("repository", {})["url"] = github_url(argv[1])
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    out = Path(argv[2])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    print(f"launch buttons for {config['repository']['url']} (branch {config['repository']['branch']})")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
