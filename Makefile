@@ -87,7 +87,7 @@ pretrained: data
 	$(BIN)/python -m prodgen_lessons.pretrained --retrain-all
 
 benchmark: data
-	$(BIN)/python benchmarks/time_to_quality.py
+	$(BIN)/python benchmarks/time_to_quality.py $(BENCHMARK_ARGS)
 
 clean:
 	rm -rf _build .pytest_cache $(VENDOR)

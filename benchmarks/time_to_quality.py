@@ -376,11 +376,13 @@ def _jsonable(x):
 
 def run_benchmark(data, classifier, recipe_names=None, minutes=DEFAULT_MINUTES, repeats=1,
                   sample_size=5000, out_dir=HERE, smoke_reasons=(), classifier_name="classifier",
-                  command="", fractions=CHECKPOINT_FRACTIONS, log=print):
+                  command="", fractions=CHECKPOINT_FRACTIONS, resume=False, log=print):
     """Run every recipe `repeats` times and write RESULTS.md, results.json, time_to_quality.png.
 
     `classifier`: a keras classifier with a "features" layer (the pretrained one for real runs).
-    Returns the report dict (what results.json holds).
+    Returns the report dict (what results.json holds). The files are rewritten after every run;
+    with `resume=True` the finished runs of out_dir/results.json (same settings) are kept and only
+    the missing (recipe, seed) runs are trained.
     """
     from prodgen_lessons.metrics import Evaluator
 
@@ -407,35 +409,58 @@ def run_benchmark(data, classifier, recipe_names=None, minutes=DEFAULT_MINUTES, 
     floor = evaluator.noise_floor((data.x_train, data.y_train), (data.x_test, data.y_test), n)
     floor = {k: float(v) for k, v in floor.items() if np.ndim(v) == 0 and _finite(v)}
     log(f"noise floor (N={n}): FID {floor['fid']:.3f}, accuracy {floor.get('conditional_accuracy', float('nan')):.3f}")
-    runs = []
+    settings = {"minutes": minutes, "checkpoint_seconds": checkpoints_s, "sample_size": n,
+                "data_source": data.source, "n_train": int(len(data.x_train)), "classifier": classifier_name}
+    runs = _finished_runs(out_dir / "results.json", settings, log) if resume else []
+    order = list(recipe_module.RECIPES)
+    conditional = {name: r.conditional for name, r in recipe_module.RECIPES.items()}
+
+    def write():
+        used = sorted({r["recipe"] for r in runs}, key=order.index)  # those with a finished run
+        report = {
+            "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+            "command": command,
+            "machine": machine,
+            "load_average_end": [round(x, 2) for x in os.getloadavg()],
+            "config": {**settings, "repeats": repeats, "seeds": list(range(repeats)), "recipes": used,
+                       "smoke": bool(smoke_reasons), "smoke_reasons": list(smoke_reasons),
+                       "targets": {"conditional_accuracy": TARGET_ACCURACY, "fid_over_floor": TARGET_FID_RATIO}},
+            "noise_floor": floor,
+            "runs": sorted(runs, key=lambda r: (order.index(r["recipe"]), r["seed"])),
+            "summary": summarise(runs, floor.get("fid"), used, conditional),
+            "total_wall_seconds": round(time.perf_counter() - started, 1),
+        }
+        report = _jsonable(report)
+        (out_dir / "results.json").write_text(json.dumps(report, indent=1))
+        write_markdown(out_dir / "RESULTS.md", report)
+        write_plot(out_dir / "time_to_quality.png", report)
+        return report
+
     for repeat in range(repeats):
         for name in names:
+            if any(r["recipe"] == name and r["seed"] == repeat for r in runs):
+                log(f"{name}, repeat {repeat + 1}/{repeats}: kept from {out_dir / 'results.json'}")
+                continue
             log(f"{name}, repeat {repeat + 1}/{repeats}: training for {minutes:g} min")
             runs.append(run_recipe(recipe_module.get(name), data, evaluator, checkpoints_s, n,
                                    seed=repeat, log=log))
-    conditional = {name: recipe_module.get(name).conditional for name in names}
-    report = {
-        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "command": command,
-        "machine": machine,
-        "load_average_end": [round(x, 2) for x in os.getloadavg()],
-        "config": {"minutes": minutes, "repeats": repeats, "seeds": list(range(repeats)),
-                   "checkpoint_seconds": checkpoints_s, "sample_size": n, "recipes": names,
-                   "data_source": data.source, "n_train": int(len(data.x_train)),
-                   "classifier": classifier_name, "smoke": bool(smoke_reasons),
-                   "smoke_reasons": list(smoke_reasons),
-                   "targets": {"conditional_accuracy": TARGET_ACCURACY, "fid_over_floor": TARGET_FID_RATIO}},
-        "noise_floor": floor,
-        "runs": runs,
-        "summary": summarise(runs, floor.get("fid"), names, conditional),
-        "total_wall_seconds": round(time.perf_counter() - started, 1),
-    }
-    report = _jsonable(report)
-    (out_dir / "results.json").write_text(json.dumps(report, indent=1))
-    write_markdown(out_dir / "RESULTS.md", report)
-    write_plot(out_dir / "time_to_quality.png", report)
+            report = write()  # after every run: an interrupted benchmark keeps what it finished
+    report = write()
     log(f"wrote {out_dir / 'RESULTS.md'}, {out_dir / 'results.json'}, {out_dir / 'time_to_quality.png'}")
     return report
+
+
+def _finished_runs(path, settings, log=print):
+    """The runs of an earlier results.json made with the same settings (for --resume)."""
+    if not path.is_file():
+        return []
+    old = json.loads(path.read_text())
+    different = {k: (old["config"].get(k), v) for k, v in _jsonable(settings).items() if old["config"].get(k) != v}
+    if different:
+        raise ValueError(f"--resume: {path} was made with other settings {different} (old, new); "
+                         "use the same options, or another --out-dir")
+    log(f"resuming: {len(old['runs'])} finished run(s) in {path}")
+    return old["runs"]
 
 
 def check(report):
@@ -471,6 +496,8 @@ def main(argv=None):
                    help="where to write RESULTS.md etc.; default benchmarks/ (a temp folder for smoke runs)")
     p.add_argument("--throwaway-classifier", action="store_true",
                    help="score with a briefly trained classifier instead of the pretrained one (smoke runs)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the finished runs of OUT_DIR/results.json (same settings); train the rest")
     p.add_argument("--check", action="store_true",
                    help="pass/fail pipeline check: every recipe for seconds on the sample; exit 1 on NaN")
     args = p.parse_args(argv)
@@ -513,7 +540,7 @@ def main(argv=None):
                                                          else " " + " ".join(sys.argv[1:] if argv is None else argv))
     report = run_benchmark(data, classifier, args.recipes, args.minutes, args.repeats, args.sample_size,
                            out_dir, smoke_reasons=smoke, classifier_name=classifier_name, command=command,
-                           fractions=fractions)
+                           fractions=fractions, resume=args.resume)
     print(Path(out_dir, "RESULTS.md").read_text())
     problems = check(report)
     for problem in problems:

@@ -130,3 +130,20 @@ def test_a_diverging_recipe_is_caught(sample):
     assert run["diverged"] and run["steps"] == 1 and run["checkpoints"] == []
     problems = ttq.check({"runs": [dict(run, weights_finite=True)]})
     assert any("NaN" in p for p in problems)
+
+
+def test_resume_keeps_finished_runs_and_refuses_other_settings(sample, report, tmp_path):
+    import shutil
+
+    from prodgen_lessons.models.classifier import build_classifier
+
+    _, out = report
+    rep0 = json.loads((out / "results.json").read_text())
+    shutil.copy(out / "results.json", tmp_path / "results.json")
+    kwargs = dict(minutes=0.02, repeats=1, sample_size=20, out_dir=tmp_path, smoke_reasons=["test"],
+                  fractions=(1.0,), log=lambda *a: None, resume=True)
+    kept = ttq.run_benchmark(sample, build_classifier(), ["course_cgan"], **kwargs)
+    assert kept["runs"] == rep0["runs"]  # nothing trained again, nothing lost
+    assert kept["config"]["recipes"] == list(recipes.RECIPES)
+    with pytest.raises(ValueError, match="other settings.*sample_size"):
+        ttq.run_benchmark(sample, build_classifier(), ["course_cgan"], **{**kwargs, "sample_size": 30})
