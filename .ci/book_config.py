@@ -4,8 +4,8 @@
 
 Colab and Binder open a notebook from the project's public repository, which only the publisher
 knows: `make book` passes `REPOSITORY_URL`, or the `origin` remote of the clone it runs in. The
-result is `_config.yml` plus `repository.url`; an empty or non-GitHub URL is refused, because
-Colab opens notebooks from GitHub only.
+result is `_config.yml` plus `repository.url` and the two services; an empty or non-GitHub URL is
+refused, because Colab opens notebooks from GitHub only.
 """
 
 import re
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+LAUNCH = {"binderhub_url": "https://mybinder.org", "colab_url": "https://colab.research.google.com"}
 GITHUB = re.compile(r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)"
                     r"(?P<owner>[\w.-]+)/(?P<name>[\w.-]+?)(?:\.git)?/?$")
 
@@ -34,6 +35,7 @@ def main(argv):
     config = yaml.safe_load((root / "_config.yml").read_text())
     try:
         config.setdefault("repository", {})["url"] = github_url(argv[1])
+        config.setdefault("launch_buttons", {}).update(LAUNCH)
     except ValueError as e:
         sys.exit(f"error: {e}")
     out = Path(argv[2])
