@@ -301,6 +301,7 @@ def retrain(name, work_dir=None, verbose=1):
         files[path.name] = {"sha256": sha256(path), "bytes": path.stat().st_size}
     card = dict(name=name, description=models.spec(recipe["model"]).description, recipe=recipe,
                 training=dict(info, machine=machine(), date=time.strftime("%Y-%m-%d"),
+                              load_average_end=[round(x, 2) for x in os.getloadavg()],  # was the CPU shared?
                               final=dict((k, v[-1]) for k, v in history.items())),
                 files=files, metrics=_jsonable(result), noise_floor=_jsonable(floor))
     (target / "card.json").write_text(json.dumps(card, indent=1, ensure_ascii=False))
