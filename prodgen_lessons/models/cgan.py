@@ -18,8 +18,9 @@ Default recipe (28x28x1, latent 64, G 7x7x128 -> 14x14x64 -> 28x28x1, batch 64, 
 an AC head of weight 1, one-sided label smoothing 0.1, Adam(2e-4, 0.5)): see `build_cgan`.
 On 2 idle CPU cores a step takes 84 ms: 20 minutes are 14 epochs, and then FID 7.4 at 5,000
 samples (floor 1.0) and conditional accuracy 0.998 (benchmarks/RESULTS.md). Earlier, on the
-2-core CPU shared with other jobs: 150-220 ms per step, 20 min = 6 epochs of 60k images; then 10,000 samples got conditional accuracy 0.995 and FID 8.7 in the feature space
-of a 3-epoch Fashion-MNIST classifier (90.6 % test accuracy; real train-vs-test FID 0.19).
+2-core CPU shared with other jobs: 150-220 ms per step, 20 min = 6 epochs of 60k images; then
+10,000 samples got conditional accuracy 0.995 and FID 8.7 in the feature space of a 3-epoch
+Fashion-MNIST classifier (90.6 % test accuracy; real train-vs-test FID 0.19).
 ac_weight=0.5 was worse at equal epochs (epoch 5: accuracy 0.984, FID 10.1 vs 0.993, 8.8).
 Two more tries, one core per run, scored at 3,750 steps (4 epochs) on 2,000 samples with the
 pretrained classifier (floor 2.9): ac_weight=0.1 gave FID 33.6 and accuracy 0.963 against 26.1 and
