@@ -436,6 +436,7 @@ def run_benchmark(data, classifier, recipe_names=None, minutes=DEFAULT_MINUTES, 
         write_plot(out_dir / "time_to_quality.png", report)
         return report
 
+    report = None
     for repeat in range(repeats):
         for name in names:
             if any(r["recipe"] == name and r["seed"] == repeat for r in runs):
@@ -445,7 +446,7 @@ def run_benchmark(data, classifier, recipe_names=None, minutes=DEFAULT_MINUTES, 
             runs.append(run_recipe(recipe_module.get(name), data, evaluator, checkpoints_s, n,
                                    seed=repeat, log=log))
             report = write()  # after every run: an interrupted benchmark keeps what it finished
-    report = write()
+    report = report or write()  # nothing new trained: the report of the kept runs
     log(f"wrote {out_dir / 'RESULTS.md'}, {out_dir / 'results.json'}, {out_dir / 'time_to_quality.png'}")
     return report
 
