@@ -1,14 +1,15 @@
 """Time-to-quality: which recipe reaches good product images first, on one CPU machine?
 
 Trains each recipe of benchmarks/recipes.py (keras.io cGAN, TF DCGAN tutorial, the article's cGAN
-with the fewest fixes, this course's cGAN) on the same Fashion-MNIST training split for the same
-wall-clock budget, one run at a time, and scores it at fixed checkpoints (budget/8, /4, /2 and
-the budget) with `prodgen_lessons.metrics.Evaluator`: FID in the course classifier's feature space,
-conditional accuracy (requested category vs classified), precision/recall. The clock is paused
-while scoring. The noise floor (real training vs real test images, same features, same N) is
-computed once. Writes RESULTS.md, results.json and time_to_quality.png.
+with the fewest fixes, this course's cGAN with and without its last two changes) on the same
+Fashion-MNIST training split for the same wall-clock budget, one run at a time, and scores it at
+fixed checkpoints (budget/8, /4, /2 and the budget) with `prodgen_lessons.metrics.Evaluator`: FID
+in the course classifier's feature space, conditional accuracy (requested category vs
+classified), precision/recall. The clock is paused while scoring. The noise floor (real
+training vs real test images, same features, same N) is computed once. Writes RESULTS.md,
+results.json and time_to_quality.png.
 
-    python benchmarks/time_to_quality.py                   # the full run: 4 x 20 min (+ scoring)
+    python benchmarks/time_to_quality.py                   # the full run: 5 x 20 min (+ scoring)
     python benchmarks/time_to_quality.py --minutes 0.2 --sample-size 300 --data sample \
         --throwaway-classifier --out-dir /tmp/ttq          # a smoke run, seconds per recipe
     python benchmarks/time_to_quality.py --check           # the same, as a pass/fail check
@@ -128,7 +129,9 @@ def run_recipe(recipe, data, evaluator, checkpoints_s, sample_size, seed=0, log=
     dataset = recipe.dataset(data, seed=seed)
     n_train = len(data.x_train)
     result = {"recipe": recipe.name, "seed": seed, "checkpoints": [], "diverged": False,
-              "error": None, "final_logs": {}}
+              "error": None, "final_logs": {},
+              "started": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+              "load_average_start": [round(x, 2) for x in os.getloadavg()]}
 
     class Clock(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -242,18 +245,23 @@ def write_markdown(path, report):
     if cfg["smoke"]:
         lines += ["> **Smoke run** (" + ", ".join(cfg["smoke_reasons"]) + "): the numbers below test "
                   "the pipeline and say nothing about the recipes.", ""]
+    starts = [f"{r['recipe']} (seed {r['seed']}) {r['started']}, load {' / '.join(map(str, r['load_average_start']))}"
+              if "started" in r else f"{r['recipe']} (seed {r['seed']}) in an earlier invocation"
+              for r in report["runs"]]
     lines += [
-        f"Run on {report['date']}: {m['usable_cores']} of {m['cores']} cores ({m['cpu']}), "
+        f"Last invocation {report['date']}: {m['usable_cores']} of {m['cores']} cores ({m['cpu']}), "
         f"Python {m['python']}, TensorFlow {m['tensorflow']}, Keras {m['keras']}, {m['system']}; "
         f"TF threads intra/inter {m['intra_op_threads']}/{m['inter_op_threads']}; load average at "
         f"start {' / '.join(map(str, m['load_average']))} (1/5/15 min), at the end "
         f"{' / '.join(map(str, report['load_average_end']))}.",
         "",
+        "Runs started (load average 1/5/15 min at the start): " + "; ".join(starts) + ".",
+        "",
         f"Budget: **{cfg['minutes']:g} min of training per recipe per repeat**, "
         f"**{cfg['repeats']} repeat(s)** (seeds {', '.join(map(str, cfg['seeds']))}; tables show "
         f"medians), recipes run one at a time; checkpoints at "
         f"{', '.join(_minutes(s / 60) for s in cfg['checkpoint_seconds'])} min of training "
-        "(clock paused while scoring). Total wall time "
+        "(clock paused while scoring). Wall time of the last invocation "
         f"{report['total_wall_seconds'] / 60:.1f} min.",
         f"Data: {cfg['data_source']} ({cfg['n_train']} training images). Scored with "
         f"{cfg['classifier']}; N = {cfg['sample_size']} generated images per checkpoint "
@@ -314,6 +322,7 @@ def write_markdown(path, report):
                 lines.append(f"- {name}: " + ", ".join(f"{x:.3f}" for x in h)
                              + f" (min {min(h):.3f}, max {max(h):.3f}; 0.1 each is balanced)")
     lines += ["", "Raw numbers per run and checkpoint: `results.json`. Reproduce: "
+                  "`python benchmarks/time_to_quality.py` (all recipes); the last invocation was "
                   f"`{report['command']}`.", ""]
     Path(path).write_text("\n".join(lines))
 

@@ -42,7 +42,8 @@ def report(sample, tmp_path_factory):
 
 
 def test_every_recipe_is_registered():
-    assert list(recipes.RECIPES) == ["kerasio_cgan", "tf_dcgan", "article_cgan", "course_cgan"]
+    assert list(recipes.RECIPES) == ["kerasio_cgan", "tf_dcgan", "article_cgan", "course_cgan",
+                                    "course_cgan_plain"]
     assert recipes.RECIPES["article_cgan"].fixes, "the article recipe must list its fixes"
     with pytest.raises(ValueError, match="valid recipes"):
         recipes.get("nope")

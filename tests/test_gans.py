@@ -121,6 +121,8 @@ def test_bad_shapes_and_options_are_rejected():
     d = cgan.build_discriminator(ac=False, base_filters=8)
     with pytest.raises(ValueError, match="ac_weight"):
         cgan.CGAN(cgan.build_generator(base_filters=8), d, ac_weight=1.0)
+    with pytest.raises(ValueError, match="ema"):
+        cgan.build_cgan(base_filters=8, ema=1.0)
 
 
 def test_self_attention_starts_as_identity_and_serialises():
@@ -190,6 +192,36 @@ def test_cgan_learns_on_real_products():
     # the condition loss goes down
     assert history.history["ac_loss"][-1] < history.history["ac_loss"][0]
     assert d_acc1 > 0.5, (d_acc0, d_acc1)
+
+
+def test_generator_takes_the_moving_average_of_its_weights_when_fit_ends():
+    seed_everything(0)
+    data = load_sample()
+    trainer = cgan.build_cgan(latent_dim=16, base_filters=8, ema=0.5)
+    untrained = trainer.sample(4, seed=1)  # no step yet: no average, G as built
+    z = np.random.default_rng(1).standard_normal((4, 16)).astype("float32")  # sample's noise for seed 1
+    assert np.array_equal(untrained, cgan._to_unit(trainer.generator([z, np.arange(4)], training=False)))
+    raw, during = [], []  # G's own weights after each step; samples taken during training
+
+    def after_step(batch, logs):
+        raw.append([v.numpy() for v in trainer.generator.trainable_variables])
+        during.append(trainer.sample(4, seed=1))
+        # sampling swaps the average in and back out: training goes on from G's own weights
+        assert all(np.array_equal(v.numpy(), w) for v, w in zip(trainer.generator.trainable_variables, raw[-1]))
+
+    trainer.fit(make_dataset(data.x_train[:256], data.y_train[:256], batch_size=64), epochs=1,
+                verbose=0, callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=after_step)])
+    assert len(raw) == 4
+    expected = raw[0]  # the average starts at the first step's weights
+    for t, step in enumerate(raw[1:], start=1):
+        m = min(0.5, t / (t + 10))  # the warm-up
+        expected = [m * a + (1 - m) * w for a, w in zip(expected, step)]
+    final = [v.numpy() for v in trainer.generator.trainable_variables]
+    for got, want in zip(final, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert not all(np.allclose(g, last) for g, last in zip(final, raw[-1]))
+    # the last sample taken during training is the finished generator's
+    np.testing.assert_allclose(during[-1], trainer.sample(4, seed=1), atol=1e-6)
 
 
 def test_multi_condition_cgan_trains_and_measures_compliance():

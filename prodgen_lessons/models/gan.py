@@ -9,6 +9,8 @@ softplus, which is the numerically stable form of the logs in the article:
 so nothing overflows or returns -inf when D is very sure of itself.
 """
 
+import contextlib
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -123,6 +125,24 @@ def _with_loss_scaling(optimizer):
     return optimizer
 
 
+class WeightAveragingAdam(keras.optimizers.Adam):
+    """Adam that also keeps an exponential moving average of the weights it trains (Keras's
+    `use_ema`), with a momentum that warms up: min(ema_momentum, t / (t + 10)) at step t. A short
+    run then averages about its last tenth, a long one its last 1 / (1 - ema_momentum) steps; a
+    fixed 0.999 would keep the random start in the average for thousands of steps."""
+
+    def __init__(self, learning_rate=2e-4, ema_momentum=0.999, **kwargs):
+        kwargs.pop("use_ema", None)  # from get_config
+        super().__init__(learning_rate, use_ema=True, ema_momentum=ema_momentum, **kwargs)
+
+    def _update_model_variables_moving_average(self, trainable_variables):
+        t = ops.cast(self.iterations, "float32")  # 0 at the first step: the average starts there
+        momentum = ops.minimum(self.ema_momentum, t / (t + 10.0))
+        for var, average in zip(trainable_variables, self._model_variables_moving_average):
+            if average is not None:
+                average.assign(momentum * average + (1.0 - momentum) * var)
+
+
 class GAN(keras.Model):
     """Trains a generator against a discriminator with the article's losses.
 
@@ -150,6 +170,39 @@ class GAN(keras.Model):
         # Create the optimiser slots now, eagerly: under MirroredStrategy they cannot be created
         # lazily inside the first distributed step, and checkpoints then always hold them.
         self.build_optimizers()
+
+    def _averaging_optimizer(self):
+        """G's optimiser if it keeps a moving average of G's weights (`use_ema=True`) and has
+        taken a step (before that its averages are zeros), else None."""
+        opt = getattr(self.g_optimizer, "inner_optimizer", self.g_optimizer)  # under loss scaling
+        return opt if opt.use_ema and opt.built and int(opt.iterations) > 0 else None
+
+    def fit(self, *args, **kwargs):
+        """keras.Model.fit; then G takes the averaged weights when its optimiser keeps them
+        (Keras itself does this only for `self.optimizer`)."""
+        history = super().fit(*args, **kwargs)
+        opt = self._averaging_optimizer()
+        if opt is not None:
+            opt.finalize_variable_values(self.generator.trainable_variables)
+        return history
+
+    @contextlib.contextmanager
+    def averaged_generator(self):
+        """Within the block G holds the averaged weights (if G's optimiser keeps them): the
+        generator `fit` would leave if it stopped now. `sample` uses it, so sample grids and
+        scores taken during training show the averaged generator, as after training."""
+        opt = self._averaging_optimizer()
+        if opt is None:
+            yield self.generator
+            return
+        variables = self.generator.trainable_variables
+        raw = [v.numpy() for v in variables]
+        opt.finalize_variable_values(variables)
+        try:
+            yield self.generator
+        finally:
+            for v, value in zip(variables, raw):
+                v.assign(value)
 
     def build_optimizers(self):
         """Create the optimisers' slot variables now (needed before loading a checkpoint)."""
@@ -201,4 +254,5 @@ class GAN(keras.Model):
     def sample(self, n, labels=None, seed=0):
         """n images as float32 numpy in [0, 1], shape (n, H, W, C); same seed -> same images."""
         z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim)).astype("float32")
-        return _to_unit(self.generator(z, training=False))
+        with self.averaged_generator() as generator:
+            return _to_unit(generator(z, training=False))
