@@ -191,7 +191,9 @@ MIRRORED = textwrap.dedent("""
     with strategy.scope():
         trainer = cgan.build_cgan(latent_dim=8, base_filters=8)
     logs = trainer.fit(ds, epochs=1, verbose=0).history
+    images = trainer.sample(4)  # swaps the averaged weights in and out of the mirrored variables
     print("RESULT " + json.dumps({"replicas": strategy.num_replicas_in_sync,
+                                  "sample_finite": bool(np.isfinite(images).all()),
                                   "steps": int(trainer.g_optimizer.iterations.numpy()),
                                   "logs": {k: float(v[-1]) for k, v in logs.items()}}))
 """)
@@ -205,4 +207,5 @@ def test_mirrored_strategy_on_two_logical_cpus():
     result = json.loads(lines[-1][len("RESULT "):])
     assert result["replicas"] == 2
     assert result["steps"] == 2
+    assert result["sample_finite"]
     assert all(np.isfinite(v) for v in result["logs"].values()), result

@@ -175,7 +175,7 @@ class GAN(keras.Model):
         """G's optimiser if it keeps a moving average of G's weights (`use_ema=True`) and has
         taken a step (before that its averages are zeros), else None."""
         opt = getattr(self.g_optimizer, "inner_optimizer", self.g_optimizer)  # under loss scaling
-        return opt if opt.use_ema and opt.built and int(opt.iterations) > 0 else None
+        return opt if opt.use_ema and opt.built and int(opt.iterations.numpy()) > 0 else None
 
     def fit(self, *args, **kwargs):
         """keras.Model.fit; then G takes the averaged weights when its optimiser keeps them
