@@ -245,8 +245,9 @@ def write_markdown(path, report):
     if cfg["smoke"]:
         lines += ["> **Smoke run** (" + ", ".join(cfg["smoke_reasons"]) + "): the numbers below test "
                   "the pipeline and say nothing about the recipes.", ""]
-    starts = [f"{r['recipe']} (seed {r['seed']}) {r['started']}, load {' / '.join(map(str, r['load_average_start']))}"
-              if "started" in r else f"{r['recipe']} (seed {r['seed']}) in an earlier invocation"
+    starts = [f"{r['recipe']} (seed {r['seed']}) "
+              + (f"{r['started']}, load {' / '.join(map(str, r['load_average_start']))}" if "started" in r
+                 else "in an earlier invocation")
               for r in report["runs"]]
     lines += [
         f"Last invocation {report['date']}: {m['usable_cores']} of {m['cores']} cores ({m['cpu']}), "

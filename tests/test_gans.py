@@ -207,7 +207,8 @@ def test_generator_takes_the_moving_average_of_its_weights_when_fit_ends():
         raw.append([v.numpy() for v in trainer.generator.trainable_variables])
         during.append(trainer.sample(4, seed=1))
         # sampling swaps the average in and back out: training goes on from G's own weights
-        assert all(np.array_equal(v.numpy(), w) for v, w in zip(trainer.generator.trainable_variables, raw[-1]))
+        now = [v.numpy() for v in trainer.generator.trainable_variables]
+        assert all(np.array_equal(v, w) for v, w in zip(now, raw[-1]))
 
     trainer.fit(make_dataset(data.x_train[:256], data.y_train[:256], batch_size=64), epochs=1,
                 verbose=0, callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=after_step)])
