@@ -1,15 +1,14 @@
 """Time-to-quality: which recipe reaches good product images first, on one CPU machine?
 
 Trains each recipe of benchmarks/recipes.py (keras.io cGAN, TF DCGAN tutorial, the article's cGAN
-with the fewest fixes, this course's cGAN with and without its last two changes) on the same
-Fashion-MNIST training split for the same wall-clock budget, one run at a time, and scores it at
-fixed checkpoints (budget/8, /4, /2 and the budget) with `prodgen_lessons.metrics.Evaluator`: FID
-in the course classifier's feature space, conditional accuracy (requested category vs
-classified), precision/recall. The clock is paused while scoring. The noise floor (real
+with the fewest fixes, this course's cGAN) on the same Fashion-MNIST training split for the same
+wall-clock budget, one run at a time, and scores it at fixed checkpoints (budget/8, /4, /2 and
+the budget) with `prodgen_lessons.metrics.Evaluator`: FID in the course classifier's feature
+space, conditional accuracy (requested category vs classified), precision/recall. The clock is paused while scoring. The noise floor (real
 training vs real test images, same features, same N) is computed once. Writes RESULTS.md,
 results.json and time_to_quality.png.
 
-    python benchmarks/time_to_quality.py                   # the full run: 5 x 20 min (+ scoring)
+    python benchmarks/time_to_quality.py                   # the full run: 4 x 20 min (+ scoring)
     python benchmarks/time_to_quality.py --minutes 0.2 --sample-size 300 --data sample \
         --throwaway-classifier --out-dir /tmp/ttq          # a smoke run, seconds per recipe
     python benchmarks/time_to_quality.py --check           # the same, as a pass/fail check
@@ -131,7 +130,9 @@ def run_recipe(recipe, data, evaluator, checkpoints_s, sample_size, seed=0, log=
     result = {"recipe": recipe.name, "seed": seed, "checkpoints": [], "diverged": False,
               "error": None, "final_logs": {},
               "started": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-              "load_average_start": [round(x, 2) for x in os.getloadavg()]}
+              "load_average_start": [round(x, 2) for x in os.getloadavg()],
+              "cpu": machine_info()["cpu"],  # runs of one report may come from several invocations
+              "precision": getattr(trainer, "generator", trainer).dtype_policy.name}
 
     class Clock(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -248,6 +249,7 @@ def write_markdown(path, report):
     starts = [f"{r['recipe']} (seed {r['seed']}) "
               + (f"{r['started']}, load {' / '.join(map(str, r['load_average_start']))}" if "started" in r
                  else "in an earlier invocation")
+              + "".join(f", {r[k]}" for k in ("cpu", "precision") if k in r)
               for r in report["runs"]]
     lines += [
         f"Last invocation {report['date']}: {m['usable_cores']} of {m['cores']} cores ({m['cpu']}), "
@@ -256,7 +258,7 @@ def write_markdown(path, report):
         f"start {' / '.join(map(str, m['load_average']))} (1/5/15 min), at the end "
         f"{' / '.join(map(str, report['load_average_end']))}.",
         "",
-        "Runs started (load average 1/5/15 min at the start): " + "; ".join(starts) + ".",
+        "Runs started (load average 1/5/15 min at the start, CPU, precision): " + "; ".join(starts) + ".",
         "",
         f"Budget: **{cfg['minutes']:g} min of training per recipe per repeat**, "
         f"**{cfg['repeats']} repeat(s)** (seeds {', '.join(map(str, cfg['seeds']))}; tables show "

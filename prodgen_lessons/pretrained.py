@@ -36,8 +36,8 @@ SAMPLE_SIZE = 5000  # images per set for every shipped metric (FID depends on it
 RECIPES = {
     "classifier": dict(model="classifier", epochs=10, batch_size=128, seed=0, networks=["classifier"],
                        options={"decay_steps": 10 * (60000 // 128)}),
-    "cgan": dict(model="cgan", epochs=20, batch_size=64, seed=0, minutes=20, networks=["generator"],
-                 options={"dropout": 0.0, "ema": 0.999}),
+    "cgan": dict(model="cgan", epochs=40, batch_size=64, seed=0, minutes=20, networks=["generator"],
+                 options={"dropout": 0.0, "ema": 0.999, "precision": "auto"}),
     "dcgan": dict(model="dcgan", epochs=6, batch_size=64, seed=0, minutes=8, networks=["generator"]),
     "infogan": dict(model="infogan", epochs=6, batch_size=64, seed=0, minutes=8, networks=["generator"]),
     "vae": dict(model="vae", epochs=15, batch_size=128, seed=0, minutes=6, networks=["encoder", "decoder"]),
@@ -119,7 +119,8 @@ def model_card(name) -> str:
     lines = [f"# {name}: {card['description']}", "",
              f"recipe: model={r['model']} epochs={t['epochs_done']}/{r['epochs']} batch={r['batch_size']} "
              f"latent_dim={r.get('latent_dim')} seed={r['seed']} options={r.get('options', {})}",
-             f"trained: {t['seconds'] / 60:.1f} min on {t['machine']}, {t['date']}",
+             f"trained: {t['seconds'] / 60:.1f} min on {t['machine']}, {t['date']}"
+             + (f", computing in {t['precision']}" if "precision" in t else ""),
              f"data: {t['data']}",
              "files: " + ", ".join(f"{k} ({v['bytes'] / 1e6:.1f} MB)" for k, v in card["files"].items())]
     if card.get("metrics"):
@@ -211,7 +212,8 @@ def train(model, epochs=None, batch_size=None, latent_dim=None, data=None, out_d
     seconds = time.time() - start
     h = {k: [float(v) for v in vs] for k, vs in (history.history if history else {}).items()}
     info = dict(seconds=seconds, epochs_done=initial_epoch + len(next(iter(h.values()), [])),
-                stopped_by_time=bool(budget and budget.exhausted), data=data.source)
+                stopped_by_time=bool(budget and budget.exhausted), data=data.source,
+                precision=getattr(trainer, "generator", trainer).dtype_policy.name)
     if out_dir is not None:
         (out_dir / "history.json").write_text(json.dumps({"history": h, **info}, indent=1))
         if samples and hasattr(trainer, "sample") and (out_dir / "samples").exists():

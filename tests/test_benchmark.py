@@ -42,8 +42,7 @@ def report(sample, tmp_path_factory):
 
 
 def test_every_recipe_is_registered():
-    assert list(recipes.RECIPES) == ["kerasio_cgan", "tf_dcgan", "article_cgan", "course_cgan",
-                                    "course_cgan_plain"]
+    assert list(recipes.RECIPES) == ["kerasio_cgan", "tf_dcgan", "article_cgan", "course_cgan"]
     assert recipes.RECIPES["article_cgan"].fixes, "the article recipe must list its fixes"
     with pytest.raises(ValueError, match="valid recipes"):
         recipes.get("nope")
@@ -70,6 +69,10 @@ def test_results_files_have_the_right_columns(report):
     assert "Fixes needed" in md and "load average at start" in md
     data = json.loads((out / "results.json").read_text())
     assert set(data) >= {"machine", "config", "noise_floor", "runs", "summary"}
+    # each run names its CPU and precision: a report can merge runs of several invocations
+    for run in data["runs"]:
+        assert run["cpu"] == data["machine"]["cpu"] and f"{run['cpu']}, {run['precision']}" in md
+    assert {r["recipe"]: r["precision"] for r in data["runs"]}["kerasio_cgan"] == "float32"
     assert data["noise_floor"]["fid"] is not None
     for name, s in data["summary"].items():
         assert set(s["first_reached"]) == {"fid", "accuracy", "both"}

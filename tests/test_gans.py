@@ -148,6 +148,41 @@ def test_sample_is_deterministic_and_in_range():
         trainer.sample(2, labels=[0, 10])
 
 
+# --------------------------------------------------------------------------- precision
+
+
+def test_precision_auto_is_bfloat16_only_where_the_cpu_has_it(monkeypatch):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("auto means float32 on a GPU machine")
+    monkeypatch.setattr(gan, "native_bfloat16_cpu", lambda: True)
+    assert gan.resolve_precision("auto") == "mixed_bfloat16"
+    monkeypatch.setattr(gan, "native_bfloat16_cpu", lambda: False)
+    assert gan.resolve_precision("auto") == "float32"
+    assert gan.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+    with pytest.raises(ValueError, match="precision must be one of 'auto', 'float32'"):
+        cgan.build_cgan(base_filters=8, precision="bf16")
+
+
+def test_bfloat16_cgan_trains_and_its_weights_load_into_float32(sample):
+    seed_everything(0)
+    trainer = cgan.build_cgan(latent_dim=16, base_filters=8, attention=True, precision="mixed_bfloat16")
+    assert keras.mixed_precision.global_policy().name == "float32"  # only this trainer's layers
+    attention = trainer.generator.get_layer("self_attention")
+    assert {attention.compute_dtype, attention.f.compute_dtype, trainer.discriminator.layers[-1].compute_dtype} == {"bfloat16"}
+    assert {v.dtype for v in trainer.generator.weights + trainer.discriminator.weights} == {"float32"}
+    logs = trainer.fit(make_dataset(sample.x_train[:256], sample.y_train[:256], batch_size=64),
+                       epochs=1, verbose=0).history
+    assert all(np.isfinite(v[-1]) for v in logs.values()), logs
+    twin = cgan.build_cgan(latent_dim=16, base_filters=8, attention=True, precision="float32", ema=None)
+    twin.generator.set_weights(trainer.generator.get_weights())
+    images, exact = trainer.sample(32, seed=2), twin.sample(32, seed=2)
+    assert images.dtype == np.float32
+    # bfloat16 keeps about 3 significant digits: close to the float32 images, not equal to them
+    assert 0 < np.abs(images - exact).mean() < 0.01 and np.abs(images - exact).max() < 0.1
+
+
 # --------------------------------------------------------------------------- shade condition
 
 

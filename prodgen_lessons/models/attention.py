@@ -26,9 +26,10 @@ class SelfAttention(layers.Layer):
         if channels is None:
             raise ValueError("SelfAttention needs a known channel dimension")
         keys = max(1, channels // self.key_ratio)
-        self.f = layers.Conv2D(keys, 1, name="f")  # keys
-        self.g = layers.Conv2D(keys, 1, name="g")  # queries
-        self.h = layers.Conv2D(channels, 1, name="h")  # values
+        # the sublayers compute in this layer's dtype policy (mixed precision included)
+        self.f = layers.Conv2D(keys, 1, name="f", dtype=self.dtype_policy)  # keys
+        self.g = layers.Conv2D(keys, 1, name="g", dtype=self.dtype_policy)  # queries
+        self.h = layers.Conv2D(channels, 1, name="h", dtype=self.dtype_policy)  # values
         for conv in (self.f, self.g, self.h):
             conv.build(input_shape)
         self.gamma = self.add_weight(name="gamma", shape=(), initializer="zeros")

@@ -125,6 +125,45 @@ def _with_loss_scaling(optimizer):
     return optimizer
 
 
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+
+
+def native_bfloat16_cpu():
+    """True when this CPU multiplies bfloat16 in hardware (Intel AMX or AVX-512 BF16, read from
+    /proc/cpuinfo); elsewhere bfloat16 is emulated and slower than float32."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(precision="auto"):
+    """The Keras dtype policy name for `precision`: "auto" is "mixed_bfloat16" on a CPU-only
+    machine whose CPU has native bfloat16, else "float32" (GPUs: ask for "mixed_float16")."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    import tensorflow as tf
+
+    cpu_only = not tf.config.list_physical_devices("GPU")
+    return "mixed_bfloat16" if cpu_only and native_bfloat16_cpu() else "float32"
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+    """Layers (and optimisers, for loss scaling) created in the block compute in policy `name`;
+    the global policy is restored after, so other models are not affected. Weights stay float32."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 class WeightAveragingAdam(keras.optimizers.Adam):
     """Adam that also keeps an exponential moving average of the weights it trains (Keras's
     `use_ema`), with a momentum that warms up: min(ema_momentum, t / (t + 10)) at step t. A short
