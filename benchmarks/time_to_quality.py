@@ -4,9 +4,9 @@ Trains each recipe of benchmarks/recipes.py (keras.io cGAN, TF DCGAN tutorial, t
 with the fewest fixes, this course's cGAN) on the same Fashion-MNIST training split for the same
 wall-clock budget, one run at a time, and scores it at fixed checkpoints (budget/8, /4, /2 and
 the budget) with `prodgen_lessons.metrics.Evaluator`: FID in the course classifier's feature
-space, conditional accuracy (requested category vs classified), precision/recall. The clock is paused while scoring. The noise floor (real
-training vs real test images, same features, same N) is computed once. Writes RESULTS.md,
-results.json and time_to_quality.png.
+space, conditional accuracy (requested category vs classified), precision/recall. The clock is
+paused while scoring. The noise floor (real training vs real test images, same features, same N)
+is computed once. Writes RESULTS.md, results.json and time_to_quality.png.
 
     python benchmarks/time_to_quality.py                   # the full run: 4 x 20 min (+ scoring)
     python benchmarks/time_to_quality.py --minutes 0.2 --sample-size 300 --data sample \

@@ -170,7 +170,9 @@ def test_bfloat16_cgan_trains_and_its_weights_load_into_float32(sample):
     trainer = cgan.build_cgan(latent_dim=16, base_filters=8, attention=True, precision="mixed_bfloat16")
     assert keras.mixed_precision.global_policy().name == "float32"  # only this trainer's layers
     attention = trainer.generator.get_layer("self_attention")
-    assert {attention.compute_dtype, attention.f.compute_dtype, trainer.discriminator.layers[-1].compute_dtype} == {"bfloat16"}
+    computing = {attention.compute_dtype, attention.f.compute_dtype,
+                 trainer.discriminator.layers[-1].compute_dtype}
+    assert computing == {"bfloat16"}
     assert {v.dtype for v in trainer.generator.weights + trainer.discriminator.weights} == {"float32"}
     logs = trainer.fit(make_dataset(sample.x_train[:256], sample.y_train[:256], batch_size=64),
                        epochs=1, verbose=0).history
