@@ -161,6 +161,9 @@ def test_precision_auto_is_bfloat16_only_where_the_cpu_has_it(monkeypatch):
     monkeypatch.setattr(gan, "native_bfloat16_cpu", lambda: False)
     assert gan.resolve_precision("auto") == "float32"
     assert gan.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+    with gan.dtype_policy("mixed_float16"):  # a policy chosen globally (get_strategy) is kept
+        assert gan.resolve_precision("auto") == "mixed_float16"
+    assert keras.mixed_precision.global_policy().name == "float32"
     with pytest.raises(ValueError, match="precision must be one of 'auto', 'float32'"):
         cgan.build_cgan(base_filters=8, precision="bf16")
 

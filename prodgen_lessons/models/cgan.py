@@ -357,7 +357,8 @@ def build_cgan(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_shade
     (`WeightAveragingAdam`); `sample` and the G that `fit` leaves use the average (Yazici et al.
     2019). None or 0 switches it off.
     precision: "auto" computes in bfloat16 (weights stay float32) on a CPU that multiplies
-    bfloat16 in hardware, else in float32; or "float32", "mixed_bfloat16", "mixed_float16".
+    bfloat16 in hardware, else in float32, unless a global policy was set (`resolve_precision`);
+    or "float32", "mixed_bfloat16", "mixed_float16".
     """
     if ema is not None and not 0.0 <= ema < 1.0:
         raise ValueError(f"ema must be a momentum in [0, 1) or None, got {ema}")

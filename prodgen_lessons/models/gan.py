@@ -140,12 +140,16 @@ def native_bfloat16_cpu():
 
 
 def resolve_precision(precision="auto"):
-    """The Keras dtype policy name for `precision`: "auto" is "mixed_bfloat16" on a CPU-only
-    machine whose CPU has native bfloat16, else "float32" (GPUs: ask for "mixed_float16")."""
+    """The Keras dtype policy name for `precision`. "auto" keeps a global policy that was set on
+    purpose (e.g. by `training.get_strategy(mixed_precision=True)`); otherwise it is
+    "mixed_bfloat16" on a CPU-only machine whose CPU has native bfloat16, else "float32"."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
     if precision != "auto":
         return precision
+    chosen = keras.mixed_precision.global_policy().name
+    if chosen != "float32":
+        return chosen
     import tensorflow as tf
 
     cpu_only = not tf.config.list_physical_devices("GPU")
