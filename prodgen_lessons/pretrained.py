@@ -37,7 +37,7 @@ RECIPES = {
     "classifier": dict(model="classifier", epochs=10, batch_size=128, seed=0, networks=["classifier"],
                        options={"decay_steps": 10 * (60000 // 128)}),
     "cgan": dict(model="cgan", epochs=40, batch_size=64, seed=0, minutes=20, networks=["generator"],
-                 options={"dropout": 0.0, "ema": 0.999, "precision": "auto"}),
+                 options={"dropout": 0.0, "ema": 0.999, "twin_weight": 0.75, "precision": "auto"}),
     "dcgan": dict(model="dcgan", epochs=6, batch_size=64, seed=0, minutes=8, networks=["generator"]),
     "infogan": dict(model="infogan", epochs=6, batch_size=64, seed=0, minutes=8, networks=["generator"]),
     "vae": dict(model="vae", epochs=15, batch_size=128, seed=0, minutes=6, networks=["encoder", "decoder"]),

@@ -94,6 +94,9 @@ def test_cgan_shapes(shape, condition):
     assert logit.shape == (2, 1) and cls.shape == (2, 10) and shade.shape == (2, 2)
     plain = cgan.build_discriminator(shape, condition=condition, ac=False, base_filters=16)
     assert plain([images, labels]).shape == (2, 1)
+    tac = cgan.build_discriminator(shape, num_shades=2, condition=condition, twin=True, base_filters=16)
+    logit, cls, twin = cgan._split(tac([images, labels, shades]), num_conditions=2)
+    assert [t.shape for t in cls] == [t.shape for t in twin] == [(2, 10), (2, 2)]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -121,6 +124,10 @@ def test_bad_shapes_and_options_are_rejected():
     d = cgan.build_discriminator(ac=False, base_filters=8)
     with pytest.raises(ValueError, match="ac_weight"):
         cgan.CGAN(cgan.build_generator(base_filters=8), d, ac_weight=1.0)
+    with pytest.raises(ValueError, match="twin"):
+        cgan.build_discriminator(ac=False, twin=True, base_filters=8)
+    with pytest.raises(ValueError, match="twin_weight"):
+        cgan.CGAN(cgan.build_generator(base_filters=8), cgan.build_discriminator(base_filters=8), twin_weight=1.0)
     with pytest.raises(ValueError, match="ema"):
         cgan.build_cgan(base_filters=8, ema=1.0)
 
@@ -207,9 +214,9 @@ def test_shade_of_splits_each_category_in_half():
 
 
 def _d_scores(trainer, real, labels, z):
-    d_real, cls = cgan._split(trainer.discriminator([real, labels], training=False))
+    d_real, cls, _ = cgan._split(trainer.discriminator([real, labels], training=False))
     fake = np.asarray(trainer.generator([z, labels], training=False))
-    d_fake, _ = cgan._split(trainer.discriminator([fake, labels], training=False))
+    d_fake, _, _ = cgan._split(trainer.discriminator([fake, labels], training=False))
     d_acc = float(gan.discriminator_accuracy(d_real, d_fake))
     cls_acc = float(np.mean(np.argmax(cls, -1) == labels))
     return d_acc, cls_acc
@@ -232,6 +239,30 @@ def test_cgan_learns_on_real_products():
     # the condition loss goes down
     assert history.history["ac_loss"][-1] < history.history["ac_loss"][0]
     assert d_acc1 > 0.5, (d_acc0, d_acc1)
+
+
+def test_twin_classifier_learns_fakes_and_the_generator_plays_against_it():
+    data = load_sample()
+    labels = np.arange(500, dtype="int32") % 10
+    z = np.random.default_rng(0).standard_normal((500, 16)).astype("float32")
+
+    def twin_accuracy_after_training(twin_weight):
+        seed_everything(0)
+        trainer = cgan.CGAN(cgan.build_generator(16, base_filters=16),
+                            cgan.build_discriminator(twin=True, base_filters=16), twin_weight=twin_weight)
+        trainer.compile()
+        history = trainer.fit(make_dataset(data.x_train, data.y_train, batch_size=50, seed=0), epochs=2, verbose=0)
+        assert all(np.isfinite(v).all() for v in history.history.values())
+        fake = np.asarray(trainer.generator([z, labels], training=False))
+        _, _, twin = cgan._split(trainer.discriminator([fake, labels], training=False))
+        return float(np.mean(np.argmax(twin[0], -1) == labels))
+
+    # D's twin learns from the fakes themselves which category each was asked to be ...
+    unopposed = twin_accuracy_after_training(0.0)
+    assert unopposed > 0.35, unopposed
+    # ... and with twin_weight > 0 the generator makes that harder (TAC-GAN's minus sign)
+    opposed = twin_accuracy_after_training(1.0)
+    assert opposed < unopposed - 0.1, (opposed, unopposed)
 
 
 def test_generator_takes_the_moving_average_of_its_weights_when_fit_ends():

@@ -7,6 +7,10 @@ generated images obey the condition. We implement the condition loss as an auxil
 head on the discriminator (AC-GAN, Odena et al. 2017): D also predicts the category; D learns it on
 real images, G is rewarded when D recognises the requested category on fakes:
     L_D += ac_weight * CE(class(x), c),     L_G += ac_weight * CE(class(G(z, c)), c).
+That alone pays G most for the easiest, most typical product of each category. A twin head
+(TAC-GAN, Gong et al. 2019) learns the categories from fakes, and G's reward is reduced by how
+easily the twin recognises them:
+    L_D += ac_weight * CE(twin(G(z, c)), c),   L_G -= ac_weight * twin_weight * CE(twin(G(z, c)), c).
 
 How the discriminator sees c (argument `condition`):
 - "concat": one-hot label maps appended to the image as extra channels (Mirza & Osindero 2014);
@@ -15,22 +19,30 @@ Article 6.3: optional self-attention in both networks, and several conditions at
 category plus a "shade" (light/dark product, measured from the pixels by `shade_of`).
 
 Default recipe (28x28x1, latent 64, G 7x7x128 -> 14x14x64 -> 28x28x1, batch 64, projection D
-without dropout and with an AC head of weight 1, one-sided label smoothing 0.1, Adam(2e-4, 0.5),
-G and D updated together from one forward pass, samples from a moving average of G's weights,
-bfloat16 compute on CPUs that have it): see `build_cgan`. Time-to-quality on 2 CPU cores:
+without dropout, with an AC head of weight 1 and its twin of weight 0.75, one-sided label
+smoothing 0.1, Adam(2e-4, 0.5), G and D updated together from one forward pass, samples from a
+moving average of G's weights, bfloat16 compute on CPUs that have it): see `build_cgan`. Time-to-quality on 2 CPU cores:
 benchmarks/RESULTS.md.
 
 What the recipe's choices are worth, measured with 5,000 samples in the pretrained classifier's
 features, FID at equal numbers of steps ("about": interpolated in log-FID against log-steps
 between two scores of the run compared with).
 On 2 Intel Xeon cores with AMX (noise floor 1.0):
+- the twin classifier, run on one core each for 20 minutes, against the same run without it
+  (FID 6.23 after 14,560 steps, conditional accuracy 0.996, recall 0.61): twin_weight 0.75 gave
+  FID 4.95 after 14,881 steps, accuracy 0.968, recall 0.71; weight 1 gave 5.17 after 14,523
+  steps but accuracy 0.940, below the benchmark's 0.95 mark (the classifier itself scores 0.954
+  on the training photos); weight 0.5 gave 6.05 and 0.988. The twin slows the start (FID 63
+  against 52 after 1,875 steps; 12.3 against 11.3 after about 7,400) and overtakes later;
 - bfloat16 compute (`precision="auto"`): a step takes 47 ms against 67 ms in float32, and is as
   good: FID 29.6 after 2,812 steps against 29.6 after 2,819 in float32 (the earlier benchmark run,
   on AMD EPYC cores). After 20 minutes, alternating steps: FID 5.45 at 24,441 steps;
 - G and D updated from one forward pass instead of alternating steps (a D step, then a G step
   with fresh fakes): 39 ms against 47 ms a step, and no worse: FID 6.23 after 14,560 steps (run
   on one core) against about 6.6 for alternating steps (the bfloat16 run above).
-Not kept, each against that one-forward-pass run, one core each:
+Not kept, each against that one-forward-pass run without the twin, one core each:
+- both learning rates falling along a cosine from 3e-4 to 0 over the run's 14,500 steps: better
+  early (FID 10.1 against 11.3 after about 7,400 steps), worse at the end (7.60 against 6.23);
 - Adam 3e-4: better early (FID 16.4 against 23.4 after 3,749 steps), worse late (7.28 after
   14,088 steps against 6.23); 5e-4: worse from 3,749 steps on (14.4 against 11.3 after 7,450);
 - ac_weight 0.3: the same FID (6.24 after 14,056 steps), recall 0.66 against 0.61, precision
@@ -119,13 +131,16 @@ def build_generator(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_
 
 
 def build_discriminator(image_shape=(28, 28, 1), num_classes=10, num_shades=0,
-                        condition="projection", ac=True, base_filters=64, dropout=0.0,
+                        condition="projection", ac=True, twin=False, base_filters=64, dropout=0.0,
                         attention=False):
-    """D([image, label(, shade)]) -> logit, or [logit, class logits(, shade logits)] when ac=True."""
+    """D([image, label(, shade)]) -> logit, or [logit, class logits(, shade logits)] when ac=True;
+    twin=True (needs ac) appends a twin classifier head per condition, trained on fakes (TAC-GAN)."""
     image_shape = _check_image_shape(image_shape)
     cards = _cardinalities(num_classes, num_shades)
     if condition not in ("concat", "projection"):
         raise ValueError(f'condition must be "concat" or "projection", got {condition!r}')
+    if twin and not ac:
+        raise ValueError("twin=True needs the auxiliary classifier (ac=True)")
     image = keras.Input(image_shape, name="image")
     conds = _condition_inputs(cards)
     x = image
@@ -145,14 +160,16 @@ def build_discriminator(image_shape=(28, 28, 1), num_classes=10, num_shades=0,
     outputs = [logit]
     if ac:
         outputs += [layers.Dense(k, name=f"{c.name}_classifier")(h) for k, c in zip(cards, conds)]
+    if twin:
+        outputs += [layers.Dense(k, name=f"{c.name}_twin")(h) for k, c in zip(cards, conds)]
     return keras.Model([image] + conds, outputs if ac else logit, name="cgan_discriminator")
 
 
-def _split(d_out):
-    """Discriminator output -> (logit, [class logits per condition])."""
-    if isinstance(d_out, (list, tuple)):
-        return d_out[0], list(d_out[1:])
-    return d_out, []
+def _split(d_out, num_conditions=1):
+    """Discriminator output -> (logit, [class logits per condition], [twin logits per condition])."""
+    if not isinstance(d_out, (list, tuple)):
+        return d_out, [], []
+    return d_out[0], list(d_out[1:1 + num_conditions]), list(d_out[1 + num_conditions:])
 
 
 def _ce(targets, logits):
@@ -165,10 +182,15 @@ class CGAN(GAN):
 
     label_smoothing: one-sided (real targets 1 - s). ac_weight: weight of the condition loss
     (needs a discriminator built with ac=True; 0 = plain cGAN of article 3.2).
+    twin_weight (needs a discriminator built with twin=True): the condition loss alone pays G for
+    images D's classifier is *sure* about, so G drifts to each category's most typical product.
+    A twin classifier learns the conditions from fakes, and G's condition loss becomes
+    CE(classifier(fake), c) - twin_weight * CE(twin(fake), c): with weight 1 it is small when fakes
+    are as easy to classify as real images, no easier (TAC-GAN, Gong et al. 2019).
     """
 
     def __init__(self, generator, discriminator, latent_dim=None, label_smoothing=0.1,
-                 ac_weight=1.0, **kwargs):
+                 ac_weight=1.0, twin_weight=0.0, **kwargs):
         super().__init__(generator, discriminator, latent_dim=latent_dim, **kwargs)
         self.num_conditions = len(generator.inputs) - 1
         if self.num_conditions < 1:
@@ -181,8 +203,13 @@ class CGAN(GAN):
         if ac_weight and not has_ac:
             raise ValueError(f"ac_weight={ac_weight} needs a discriminator with an auxiliary "
                              "classifier (build_discriminator(ac=True)); or pass ac_weight=0")
+        has_twin = len(discriminator.outputs) > 1 + self.num_conditions
+        if twin_weight and not has_twin:
+            raise ValueError(f"twin_weight={twin_weight} needs a discriminator with a twin classifier "
+                             "(build_discriminator(twin=True)); or pass twin_weight=0")
         self.label_smoothing = float(label_smoothing)
         self.ac_weight = float(ac_weight) if has_ac else 0.0
+        self.twin_weight = float(twin_weight)
         self.ac_loss_tracker = keras.metrics.Mean(name="ac_loss")
         self.ac_acc_tracker = keras.metrics.Mean(name="ac_acc")
 
@@ -210,16 +237,20 @@ class CGAN(GAN):
         z = self._noise(batch_size)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = self.generator([z] + conds, training=True)
-            d_real, cls_real = _split(self.discriminator([real] + conds, training=True))
-            d_fake, cls_fake = _split(self.discriminator([fake] + conds, training=True))
-            # D: real vs fake, and its auxiliary classifier learns the conditions on real images
+            n = len(conds)
+            d_real, cls_real, _ = _split(self.discriminator([real] + conds, training=True), n)
+            d_fake, cls_fake, twin_fake = _split(self.discriminator([fake] + conds, training=True), n)
+            # D: real vs fake; its auxiliary classifier learns the conditions on real images,
+            # its twin (if any) on fakes
             d_loss = discriminator_loss(d_real, d_fake, self.label_smoothing)
             ac_loss = self._condition_loss(cls_real, conds)
-            d_total = self.d_optimizer.scale_loss(d_loss + self.ac_weight * ac_loss)
-            # G: fool D, and make D's classifier see the requested condition
+            twin_loss = self._condition_loss(twin_fake, conds)
+            d_total = self.d_optimizer.scale_loss(d_loss + self.ac_weight * (ac_loss + twin_loss))
+            # G: fool D, and make D's classifier see the requested condition (no more easily
+            # than real images show it, when there is a twin)
             g_loss = generator_loss(d_fake)
-            g_total = self.g_optimizer.scale_loss(
-                g_loss + self.ac_weight * self._condition_loss(cls_fake, conds))
+            g_total = self.g_optimizer.scale_loss(g_loss + self.ac_weight * (
+                self._condition_loss(cls_fake, conds) - self.twin_weight * twin_loss))
         d_grads = d_tape.gradient(d_total, self.discriminator.trainable_variables)
         g_grads = g_tape.gradient(g_total, self.generator.trainable_variables)
         self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_variables))
@@ -348,14 +379,15 @@ class MultiConditionCGAN(CGAN):
 
 def build_cgan(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_shades=0,
                thresholds=None, condition="projection", attention=False, ac_weight=1.0,
-               label_smoothing=0.1, base_filters=64, learning_rate=2e-4, dropout=0.0, ema=0.999,
-               precision="auto"):
+               twin_weight=0.75, label_smoothing=0.1, base_filters=64, learning_rate=2e-4, dropout=0.0,
+               ema=0.999, precision="auto"):
     """The course's default cGAN, compiled and ready for `fit(make_dataset(..., batch_size=64))`.
 
     num_shades=2 (with `thresholds` from `shade_thresholds`) gives a MultiConditionCGAN.
     ema: G's optimiser keeps an exponential moving average of G's weights with this momentum
     (`WeightAveragingAdam`); `sample` and the G that `fit` leaves use the average (Yazici et al.
     2019). None or 0 switches it off.
+    twin_weight > 0 adds the twin classifier of TAC-GAN (see `CGAN`).
     precision: "auto" computes in bfloat16 (weights stay float32) on a CPU that multiplies
     bfloat16 in hardware, else in float32, unless a global policy was set (`resolve_precision`);
     or "float32", "mixed_bfloat16", "mixed_float16".
@@ -368,13 +400,14 @@ def build_cgan(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_shade
         generator = build_generator(latent_dim, image_shape, num_classes, num_shades,
                                     base_filters=base_filters, attention=attention)
         discriminator = build_discriminator(image_shape, num_classes, num_shades, condition=condition,
-                                            ac=ac_weight > 0, base_filters=base_filters,
+                                            ac=ac_weight > 0, twin=twin_weight > 0, base_filters=base_filters,
                                             dropout=dropout, attention=attention)
         if num_shades:
             trainer = MultiConditionCGAN(generator, discriminator, thresholds, ac_weight=ac_weight,
-                                         label_smoothing=label_smoothing)
+                                         twin_weight=twin_weight, label_smoothing=label_smoothing)
         else:
-            trainer = CGAN(generator, discriminator, ac_weight=ac_weight, label_smoothing=label_smoothing)
+            trainer = CGAN(generator, discriminator, ac_weight=ac_weight, twin_weight=twin_weight,
+                           label_smoothing=label_smoothing)
         trainer.compile(g_optimizer=(WeightAveragingAdam(learning_rate, beta_1=0.5, ema_momentum=ema) if ema
                                      else keras.optimizers.Adam(learning_rate, beta_1=0.5)),
                         d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5))
