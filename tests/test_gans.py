@@ -128,6 +128,9 @@ def test_bad_shapes_and_options_are_rejected():
         cgan.build_discriminator(ac=False, twin=True, base_filters=8)
     with pytest.raises(ValueError, match="twin_weight"):
         cgan.CGAN(cgan.build_generator(base_filters=8), cgan.build_discriminator(base_filters=8), twin_weight=1.0)
+    with pytest.raises(ValueError, match="twin_weight=0 with ac_weight=0"):
+        cgan.build_cgan(base_filters=8, ac_weight=0)
+    assert len(cgan.build_cgan(base_filters=8, ac_weight=0, twin_weight=0).discriminator.outputs) == 1
     with pytest.raises(ValueError, match="ema"):
         cgan.build_cgan(base_filters=8, ema=1.0)
 
@@ -251,18 +254,19 @@ def test_twin_classifier_learns_fakes_and_the_generator_plays_against_it():
         trainer = cgan.CGAN(cgan.build_generator(16, base_filters=16),
                             cgan.build_discriminator(twin=True, base_filters=16), twin_weight=twin_weight)
         trainer.compile()
-        history = trainer.fit(make_dataset(data.x_train, data.y_train, batch_size=50, seed=0), epochs=2, verbose=0)
+        history = trainer.fit(make_dataset(data.x_train, data.y_train, batch_size=50, seed=0), epochs=6, verbose=0)
         assert all(np.isfinite(v).all() for v in history.history.values())
-        fake = np.asarray(trainer.generator([z, labels], training=False))
+        # fakes as the twin saw them in training (BatchNorm on batch statistics)
+        fake = np.asarray(trainer.generator([z, labels], training=True))
         _, _, twin = cgan._split(trainer.discriminator([fake, labels], training=False))
         return float(np.mean(np.argmax(twin[0], -1) == labels))
 
     # D's twin learns from the fakes themselves which category each was asked to be ...
     unopposed = twin_accuracy_after_training(0.0)
-    assert unopposed > 0.35, unopposed
+    assert unopposed > 0.45, unopposed
     # ... and with twin_weight > 0 the generator makes that harder (TAC-GAN's minus sign)
     opposed = twin_accuracy_after_training(1.0)
-    assert opposed < unopposed - 0.1, (opposed, unopposed)
+    assert opposed < unopposed - 0.15, (opposed, unopposed)
 
 
 def test_generator_takes_the_moving_average_of_its_weights_when_fit_ends():

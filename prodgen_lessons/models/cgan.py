@@ -21,8 +21,8 @@ category plus a "shade" (light/dark product, measured from the pixels by `shade_
 Default recipe (28x28x1, latent 64, G 7x7x128 -> 14x14x64 -> 28x28x1, batch 64, projection D
 without dropout, with an AC head of weight 1 and its twin of weight 0.75, one-sided label
 smoothing 0.1, Adam(2e-4, 0.5), G and D updated together from one forward pass, samples from a
-moving average of G's weights, bfloat16 compute on CPUs that have it): see `build_cgan`. Time-to-quality on 2 CPU cores:
-benchmarks/RESULTS.md.
+moving average of G's weights, bfloat16 compute on CPUs that have it): see `build_cgan`.
+Time-to-quality on 2 CPU cores: benchmarks/RESULTS.md.
 
 What the recipe's choices are worth, measured with 5,000 samples in the pretrained classifier's
 features, FID at equal numbers of steps ("about": interpolated in log-FID against log-steps
@@ -387,13 +387,16 @@ def build_cgan(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_shade
     ema: G's optimiser keeps an exponential moving average of G's weights with this momentum
     (`WeightAveragingAdam`); `sample` and the G that `fit` leaves use the average (Yazici et al.
     2019). None or 0 switches it off.
-    twin_weight > 0 adds the twin classifier of TAC-GAN (see `CGAN`).
+    twin_weight > 0 adds the twin classifier of TAC-GAN (see `CGAN`); it needs ac_weight > 0.
     precision: "auto" computes in bfloat16 (weights stay float32) on a CPU that multiplies
     bfloat16 in hardware, else in float32, unless a global policy was set (`resolve_precision`);
     or "float32", "mixed_bfloat16", "mixed_float16".
     """
     if ema is not None and not 0.0 <= ema < 1.0:
         raise ValueError(f"ema must be a momentum in [0, 1) or None, got {ema}")
+    if twin_weight and not ac_weight:
+        raise ValueError(f"twin_weight={twin_weight} needs the auxiliary classifier (ac_weight > 0); "
+                         "pass twin_weight=0 with ac_weight=0")
     if num_shades and thresholds is None:
         raise ValueError("num_shades needs thresholds=shade_thresholds(x_train, y_train)")
     with dtype_policy(resolve_precision(precision)):
