@@ -36,7 +36,7 @@ SAMPLE_SIZE = 5000  # images per set for every shipped metric (FID depends on it
 RECIPES = {
     "classifier": dict(model="classifier", epochs=10, batch_size=128, seed=0, networks=["classifier"],
                        options={"decay_steps": 10 * (60000 // 128)}),
-    "cgan": dict(model="cgan", epochs=50, batch_size=64, seed=0, minutes=30, networks=["generator"],
+    "cgan": dict(model="cgan", epochs=40, batch_size=64, seed=0, minutes=20, networks=["generator"],
                  options={"dropout": 0.0, "ema": 0.999, "twin_weight": 0.75, "precision": "auto"}),
     "dcgan": dict(model="dcgan", epochs=6, batch_size=64, seed=0, minutes=8, networks=["generator"]),
     "infogan": dict(model="infogan", epochs=6, batch_size=64, seed=0, minutes=8, networks=["generator"]),
