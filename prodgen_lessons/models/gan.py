@@ -150,8 +150,6 @@ def resolve_precision(precision="auto"):
     chosen = keras.mixed_precision.global_policy().name
     if chosen != "float32":
         return chosen
-    import tensorflow as tf
-
     cpu_only = not tf.config.list_physical_devices("GPU")
     return "mixed_bfloat16" if cpu_only and native_bfloat16_cpu() else "float32"
 
