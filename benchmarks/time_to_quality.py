@@ -208,6 +208,8 @@ def summarise(runs, floor_fid, recipes_used, conditional):
             for key in ("train_seconds", "steps", "epochs", "fid", "kid", "precision", "recall",
                         "conditional_accuracy"):
                 row[key] = _median([p.get(key) for p in at])
+            fids = [p["fid"] for p in at if p.get("fid") is not None]
+            row["fid_range"] = [min(fids), max(fids)] if fids else None  # the spread behind a median
             row["fid_ratio"] = row["fid"] / floor_fid if row["fid"] is not None and floor_fid else None
             if not conditional[name]:
                 row["conditional_accuracy"] = None
@@ -238,6 +240,19 @@ def _when(v):
     return "n/a" if v == "n/a" else ("not reached" if v is None else f"{v:g} min")
 
 
+def _seeds(report):
+    """{recipe: [seeds of its finished runs]} -- recipes can have different numbers of runs."""
+    seeds = {}
+    for r in report["runs"]:
+        seeds.setdefault(r["recipe"], []).append(r["seed"])
+    return seeds
+
+
+def _spread(point):
+    lo_hi = point.get("fid_range")
+    return f" ({_fmt(lo_hi[0], 2)}-{_fmt(lo_hi[1], 2)})" if point.get("repeats", 1) > 1 and lo_hi else ""
+
+
 def write_markdown(path, report):
     from recipes import RECIPES
 
@@ -260,9 +275,10 @@ def write_markdown(path, report):
         "",
         "Runs started (load average 1/5/15 min at the start, CPU, precision): " + "; ".join(starts) + ".",
         "",
-        f"Budget: **{cfg['minutes']:g} min of training per recipe per repeat**, "
-        f"**{cfg['repeats']} repeat(s)** (seeds {', '.join(map(str, cfg['seeds']))}; tables show "
-        f"medians), recipes run one at a time; checkpoints at "
+        f"Budget: **{cfg['minutes']:g} min of training per recipe per run**; runs (seeds): "
+        + ", ".join(f"{name} {len(seeds)} ({', '.join(map(str, seeds))})" for name, seeds in _seeds(report).items())
+        + "; tables show medians over a recipe's runs, with the range of FID where there are several; "
+        f"recipes run one at a time; checkpoints at "
         f"{', '.join(_minutes(s / 60) for s in cfg['checkpoint_seconds'])} min of training "
         "(clock paused while scoring). Wall time of the last invocation "
         f"{report['total_wall_seconds'] / 60:.1f} min.",
@@ -284,7 +300,7 @@ def write_markdown(path, report):
             lines.append(
                 f"| {name} | {_minutes(p['minutes_target'])} | {_fmt((p['train_seconds'] or 0) / 60)} | "
                 f"{_fmt(p['steps'], 0)} | "
-                f"{_fmt(p['epochs'])} | {_fmt(p['fid'], 3)} | {_fmt(p['fid_ratio'], 2)} | {acc} | "
+                f"{_fmt(p['epochs'])} | {_fmt(p['fid'], 3)}{_spread(p)} | {_fmt(p['fid_ratio'], 2)} | {acc} | "
                 f"{_fmt(p['precision'], 3)} | {_fmt(p['recall'], 3)} |")
     lines += ["", "![FID and conditional accuracy against training time](time_to_quality.png)", "",
               f"## Targets: conditional accuracy >= {TARGET_ACCURACY}, FID <= {TARGET_FID_RATIO:g} x "
@@ -345,6 +361,8 @@ def write_plot(path, report):
         pts = [p for p in s["points"] if p["fid"] is not None]
         x = [p["train_seconds"] / 60 for p in pts]
         ax_fid.plot(x, [p["fid"] for p in pts], "o-", label=name, color=colours.get(name))
+        if s["repeats"] > 1 and all(p.get("fid_range") for p in pts):  # the runs' spread
+            ax_fid.fill_between(x, *zip(*[p["fid_range"] for p in pts]), alpha=0.2, color=colours.get(name))
         if RECIPES[name].conditional:
             acc = [(p["train_seconds"] / 60, p["conditional_accuracy"]) for p in pts
                    if p["conditional_accuracy"] is not None]
@@ -363,7 +381,8 @@ def write_plot(path, report):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     m = report["machine"]
-    fig.suptitle(f"{report['config']['minutes']:g} min per recipe, {report['config']['repeats']} repeat(s), "
+    runs = max(len(seeds) for seeds in _seeds(report).values())
+    fig.suptitle(f"{report['config']['minutes']:g} min per recipe, medians of up to {runs} run(s), "
                  f"{m['usable_cores']} cores, TF {m['tensorflow']}"
                  + (" - SMOKE RUN" if report["config"]["smoke"] else ""), fontsize=10)
     fig.tight_layout()

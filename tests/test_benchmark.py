@@ -65,7 +65,7 @@ def test_results_files_have_the_right_columns(report):
     assert "| " + " | ".join(ttq.COLUMNS) + " |" in md
     for name in recipes.RECIPES:
         assert f"| {name} |" in md
-    assert "Smoke run" in md and "1 repeat(s)" in md and "0.02 min of training" in md
+    assert "Smoke run" in md and "course_cgan 1 (0)" in md and "0.02 min of training" in md
     assert "Fixes needed" in md and "load average at start" in md
     data = json.loads((out / "results.json").read_text())
     assert set(data) >= {"machine", "config", "noise_floor", "runs", "summary"}
@@ -97,6 +97,8 @@ def test_summary_finds_the_first_checkpoint_that_meets_the_marks():
     # medians: FID 9, 5, 3, 2 -> <= 4 first at 10 min; accuracy 0.5, 0.9, 0.96 -> first at 10 min
     assert [p["fid"] for p in s["points"]] == [9, 5, 3, 2]
     assert s["first_reached"] == {"fid": 10, "accuracy": 10, "both": 10}
+    assert [p["fid_range"] for p in s["points"]] == [[9, 9], [3.5, 9], [3, 9], [2, 2]]
+    assert ttq._spread(s["points"][1]) == " (3.50-9.00)"
     never = ttq.summarise([run([9] * 4, [0.5] * 4)], 1.0, ["r"], {"r": False})["r"]
     assert never["first_reached"] == {"fid": None, "accuracy": "n/a", "both": "n/a"}
 
@@ -151,3 +153,9 @@ def test_resume_keeps_finished_runs_and_refuses_other_settings(sample, report, t
     assert kept["config"]["recipes"] == list(recipes.RECIPES)
     with pytest.raises(ValueError, match="other settings.*sample_size"):
         ttq.run_benchmark(sample, build_classifier(), ["course_cgan"], **{**kwargs, "sample_size": 30})
+    # a second run of one recipe: its medians and range; the others keep their one run
+    more = ttq.run_benchmark(sample, build_classifier(), ["course_cgan"], **{**kwargs, "repeats": 2})
+    assert [(r["recipe"], r["seed"]) for r in more["runs"]][-2:] == [("course_cgan", 0), ("course_cgan", 1)]
+    assert more["summary"]["course_cgan"]["points"][-1]["repeats"] == 2
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert "course_cgan 2 (0, 1)" in md and "kerasio_cgan 1 (0)" in md
