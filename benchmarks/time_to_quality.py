@@ -317,10 +317,16 @@ def write_markdown(path, report):
         last = course["points"][-1]
         ok = (last["conditional_accuracy"] is not None and last["conditional_accuracy"] >= TARGET_ACCURACY
               and last["fid_ratio"] is not None and last["fid_ratio"] <= TARGET_FID_RATIO)
+        misses = []
+        if last["fid_ratio"] is not None and last["fid_ratio"] > TARGET_FID_RATIO:
+            misses.append(f"FID {100 * (last['fid_ratio'] / TARGET_FID_RATIO - 1):.0f} % over its mark")
+        if last["conditional_accuracy"] is not None and last["conditional_accuracy"] < TARGET_ACCURACY:
+            misses.append(f"accuracy {TARGET_ACCURACY - last['conditional_accuracy']:.3f} under its mark")
         lines += ["", f"The issue's target for the course's recipe at the end of the budget "
                       f"({_minutes(last['minutes_target'])} min): **{'met' if ok else 'not met'}** "
                       f"(accuracy {_fmt(last['conditional_accuracy'], 3)}, FID / floor "
-                      f"{_fmt(last['fid_ratio'], 2)})."]
+                      f"{_fmt(last['fid_ratio'], 2)}"
+                      + (f"; {', '.join(misses)}; what was tried: README.md" if misses else "") + ")."]
     lines += ["", "## The recipes", ""]
     for name in report["summary"]:
         r = RECIPES[name]

@@ -67,6 +67,8 @@ def test_results_files_have_the_right_columns(report):
         assert f"| {name} |" in md
     assert "Smoke run" in md and "course_cgan 1 (0)" in md and "0.02 min of training" in md
     assert "Fixes needed" in md and "load average at start" in md
+    # an untrained classifier and a second of training: the target is missed, and by how much is said
+    assert "**not met**" in md and "% over its mark" in md
     data = json.loads((out / "results.json").read_text())
     assert set(data) >= {"machine", "config", "noise_floor", "runs", "summary"}
     # each run names its CPU and precision: a report can merge runs of several invocations

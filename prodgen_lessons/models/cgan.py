@@ -40,6 +40,11 @@ On 2 Intel Xeon cores with AMX (noise floor 1.0):
 - G and D updated from one forward pass instead of alternating steps (a D step, then a G step
   with fresh fakes): 39 ms against 47 ms a step, and no worse: FID 6.23 after 14,560 steps (run
   on one core) against about 6.6 for alternating steps (the bfloat16 run above).
+Not kept, each against the twin run (twin_weight 0.75: FID 12.3 after 10 minutes, 4.95 after 20),
+one core each for 20 minutes:
+- batch 32: a step takes half as long, so it is far ahead early (FID 7.33 after 10 minutes) but
+  behind at the end (5.32 after 28,126 steps);
+- latent_dim 128: FID 13.7 after 7,937 steps against 12.3 after 7,317, and 6.68 at the end.
 Not kept, each against that one-forward-pass run without the twin, one core each:
 - both learning rates falling along a cosine from 3e-4 to 0 over the run's 14,500 steps: better
   early (FID 10.1 against 11.3 after about 7,400 steps), worse at the end (7.60 against 6.23);
