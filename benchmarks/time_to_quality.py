@@ -326,7 +326,7 @@ def write_markdown(path, report):
                       f"({_minutes(last['minutes_target'])} min): **{'met' if ok else 'not met'}** "
                       f"(accuracy {_fmt(last['conditional_accuracy'], 3)}, FID / floor "
                       f"{_fmt(last['fid_ratio'], 2)}"
-                      + (f"; {', '.join(misses)}; what was tried: README.md" if misses else "") + ")."]
+                      + (f"; {', '.join(misses)}; what was tried: [README.md](README.md)" if misses else "") + ")."]
     lines += ["", "## The recipes", ""]
     for name in report["summary"]:
         r = RECIPES[name]
