@@ -44,7 +44,13 @@ Not kept, each against the twin run (twin_weight 0.75: FID 12.3 after 10 minutes
 one core each for 20 minutes:
 - batch 32: a step takes half as long, so it is far ahead early (FID 7.33 after 10 minutes) but
   behind at the end (5.32 after 28,126 steps);
-- latent_dim 128: FID 13.7 after 7,937 steps against 12.3 after 7,317, and 6.68 at the end.
+- latent_dim 128: FID 13.7 after 7,937 steps against 12.3 after 7,317, and 6.68 at the end;
+- a mode-seeking term for G (Mao et al. 2019: fakes in pairs of one label, G adds
+  mean|z1 - z2| / mean|G(z1) - G(z2)|, weight 1): FID 41.1 against 26.0 after 3,749 steps, 23.3
+  after 7,802, accuracy 0.938; stopped.
+Not yet decided: the hinge loss (D: relu(1 - real) + relu(1 + fake), G: -fake) scored FID 22.0,
+9.47 and 4.38 after 3,749, 7,497 and 14,559 steps against 26.0, 12.3 and 4.95, accuracy 0.969,
+recall 0.727 against 0.709: one run each, less than the 20 % spread between seeds of one recipe.
 Not kept, each against that one-forward-pass run without the twin, one core each:
 - both learning rates falling along a cosine from 3e-4 to 0 over the run's 14,500 steps: better
   early (FID 10.1 against 11.3 after about 7,400 steps), worse at the end (7.60 against 6.23);
