@@ -351,7 +351,7 @@ RECIPES = {r.name: r for r in [
     Recipe("course_cgan", "this course's cGAN (models.build(\"cgan\"))", "prodgen_lessons.models.cgan",
            lambda: models.build("cgan"), 64, "tanh", True,
            notes="projection discriminator with an auxiliary classifier and its twin (TAC-GAN, "
-                 "twin weight 0.75) and no dropout, label smoothing 0.1, Adam(2e-4, 0.5), G and D "
+                 "twin weight 0.75) and no dropout, the hinge loss, Adam(2e-4, 0.5), G and D "
                  "updated together from one forward pass, "
                  "samples from a moving average of G's weights (momentum 0.999 after a warm-up), "
                  "bfloat16 compute where the CPU has it; pretrained RECIPES[\"cgan\"] uses the same recipe"),

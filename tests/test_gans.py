@@ -51,6 +51,13 @@ def test_one_sided_label_smoothing():
         gan.discriminator_loss(np.array([lr]), np.array([lf]), label_smoothing=1.0)
 
 
+def test_hinge_losses():
+    # real logits 2 (beyond the margin: no loss) and 0.5 (0.5 short); fakes -3 (settled) and 0 (1 short)
+    d_real, d_fake = np.array([2.0, 0.5]), np.array([-3.0, 0.0])
+    assert float(gan.hinge_discriminator_loss(d_real, d_fake)) == pytest.approx(0.25 + 0.5)
+    assert float(gan.hinge_generator_loss(d_fake)) == pytest.approx(1.5)
+
+
 def test_losses_stay_finite_for_confident_logits():
     big = np.array([200.0, -200.0])
     for value in (gan.generator_loss(big), gan.minimax_generator_loss(big),
@@ -133,6 +140,11 @@ def test_bad_shapes_and_options_are_rejected():
     assert len(cgan.build_cgan(base_filters=8, ac_weight=0, twin_weight=0).discriminator.outputs) == 1
     with pytest.raises(ValueError, match="ema"):
         cgan.build_cgan(base_filters=8, ema=1.0)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        cgan.build_cgan(base_filters=8, loss="wasserstein")
+    with pytest.raises(ValueError, match='needs loss="bce"'):
+        cgan.build_cgan(base_filters=8, label_smoothing=0.1)
+    assert cgan.build_cgan(base_filters=8, loss="bce", label_smoothing=0.1).label_smoothing == 0.1
 
 
 def test_self_attention_starts_as_identity_and_serialises():

@@ -92,8 +92,12 @@ from prodgen_lessons.models.gan import (
     discriminator_loss,
     dtype_policy,
     generator_loss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
     resolve_precision,
 )
+
+LOSSES = ("hinge", "bce")
 
 DEFAULT_BATCH_SIZE = 64
 SHADES = ("light", "dark")
@@ -191,7 +195,9 @@ def _ce(targets, logits):
 class CGAN(GAN):
     """Conditional GAN trainer; data = (images in [-1, 1], int labels).
 
-    label_smoothing: one-sided (real targets 1 - s). ac_weight: weight of the condition loss
+    loss: "hinge" (default, `hinge_discriminator_loss`) or "bce", the article's cross-entropy losses
+    of 3.2. label_smoothing: one-sided (real targets 1 - s), for "bce" only, since the hinge has no
+    targets to smooth. ac_weight: weight of the condition loss
     (needs a discriminator built with ac=True; 0 = plain cGAN of article 3.2).
     twin_weight (needs a discriminator built with twin=True): the condition loss alone pays G for
     images D's classifier is *sure* about, so G drifts to each category's most typical product.
@@ -200,9 +206,14 @@ class CGAN(GAN):
     are as easy to classify as real images, no easier (TAC-GAN, Gong et al. 2019).
     """
 
-    def __init__(self, generator, discriminator, latent_dim=None, label_smoothing=0.1,
+    def __init__(self, generator, discriminator, latent_dim=None, loss="hinge", label_smoothing=0.0,
                  ac_weight=1.0, twin_weight=0.0, **kwargs):
         super().__init__(generator, discriminator, latent_dim=latent_dim, **kwargs)
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if loss == "hinge" and label_smoothing:
+            raise ValueError(f"label_smoothing={label_smoothing} needs loss=\"bce\"; the hinge loss has "
+                             "no targets to smooth, pass label_smoothing=0")
         self.num_conditions = len(generator.inputs) - 1
         if self.num_conditions < 1:
             raise ValueError("CGAN needs a generator with inputs [z, label, ...]; "
@@ -218,6 +229,7 @@ class CGAN(GAN):
         if twin_weight and not has_twin:
             raise ValueError(f"twin_weight={twin_weight} needs a discriminator with a twin classifier "
                              "(build_discriminator(twin=True)); or pass twin_weight=0")
+        self.loss = loss
         self.label_smoothing = float(label_smoothing)
         self.ac_weight = float(ac_weight) if has_ac else 0.0
         self.twin_weight = float(twin_weight)
@@ -253,13 +265,16 @@ class CGAN(GAN):
             d_fake, cls_fake, twin_fake = _split(self.discriminator([fake] + conds, training=True), n)
             # D: real vs fake; its auxiliary classifier learns the conditions on real images,
             # its twin (if any) on fakes
-            d_loss = discriminator_loss(d_real, d_fake, self.label_smoothing)
+            if self.loss == "hinge":
+                d_loss = hinge_discriminator_loss(d_real, d_fake)
+            else:
+                d_loss = discriminator_loss(d_real, d_fake, self.label_smoothing)
             ac_loss = self._condition_loss(cls_real, conds)
             twin_loss = self._condition_loss(twin_fake, conds)
             d_total = self.d_optimizer.scale_loss(d_loss + self.ac_weight * (ac_loss + twin_loss))
             # G: fool D, and make D's classifier see the requested condition (no more easily
             # than real images show it, when there is a twin)
-            g_loss = generator_loss(d_fake)
+            g_loss = hinge_generator_loss(d_fake) if self.loss == "hinge" else generator_loss(d_fake)
             g_total = self.g_optimizer.scale_loss(g_loss + self.ac_weight * (
                 self._condition_loss(cls_fake, conds) - self.twin_weight * twin_loss))
         d_grads = d_tape.gradient(d_total, self.discriminator.trainable_variables)
@@ -390,7 +405,7 @@ class MultiConditionCGAN(CGAN):
 
 def build_cgan(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_shades=0,
                thresholds=None, condition="projection", attention=False, ac_weight=1.0,
-               twin_weight=0.75, label_smoothing=0.1, base_filters=64, learning_rate=2e-4, dropout=0.0,
+               twin_weight=0.75, loss="hinge", label_smoothing=0.0, base_filters=64, learning_rate=2e-4, dropout=0.0,
                ema=0.999, precision="auto"):
     """The course's default cGAN, compiled and ready for `fit(make_dataset(..., batch_size=64))`.
 
@@ -418,10 +433,10 @@ def build_cgan(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_shade
                                             dropout=dropout, attention=attention)
         if num_shades:
             trainer = MultiConditionCGAN(generator, discriminator, thresholds, ac_weight=ac_weight,
-                                         twin_weight=twin_weight, label_smoothing=label_smoothing)
+                                         twin_weight=twin_weight, loss=loss, label_smoothing=label_smoothing)
         else:
             trainer = CGAN(generator, discriminator, ac_weight=ac_weight, twin_weight=twin_weight,
-                           label_smoothing=label_smoothing)
+                           loss=loss, label_smoothing=label_smoothing)
         trainer.compile(g_optimizer=(WeightAveragingAdam(learning_rate, beta_1=0.5, ema_momentum=ema) if ema
                                      else keras.optimizers.Adam(learning_rate, beta_1=0.5)),
                         d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5))

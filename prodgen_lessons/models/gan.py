@@ -56,6 +56,22 @@ def discriminator_loss(d_real, d_fake, label_smoothing=0.0):
     return ops.mean(real) + ops.mean(ops.softplus(d_fake))
 
 
+def hinge_discriminator_loss(d_real, d_fake):
+    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018): L_D = mean(relu(1 - d_real)) + mean(relu(1 + d_fake)).
+
+    Logits already beyond the margin (real > 1, fake < -1) give no gradient, so D stops pushing
+    on images it has settled and spends its capacity on the ones near the boundary.
+    """
+    d_real = ops.cast(d_real, "float32")
+    d_fake = ops.cast(d_fake, "float32")
+    return ops.mean(ops.relu(1.0 - d_real)) + ops.mean(ops.relu(1.0 + d_fake))
+
+
+def hinge_generator_loss(d_fake):
+    """The generator's side of the hinge loss: L_G = -mean(d_fake), raise D's score of the fakes."""
+    return -ops.mean(ops.cast(d_fake, "float32"))
+
+
 def discriminator_accuracy(d_real, d_fake):
     """Fraction of real logits > 0 and fake logits < 0 (a readable training signal)."""
     real = ops.cast(d_real > 0, "float32")
