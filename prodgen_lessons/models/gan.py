@@ -57,7 +57,8 @@ def discriminator_loss(d_real, d_fake, label_smoothing=0.0):
 
 
 def hinge_discriminator_loss(d_real, d_fake):
-    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018): L_D = mean(relu(1 - d_real)) + mean(relu(1 + d_fake)).
+    """Hinge loss (Lim & Ye 2017; Miyato & Koyama 2018):
+    L_D = mean(relu(1 - d_real)) + mean(relu(1 + d_fake)).
 
     Logits already beyond the margin (real > 1, fake < -1) give no gradient, so D stops pushing
     on images it has settled and spends its capacity on the ones near the boundary.
