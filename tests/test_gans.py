@@ -160,6 +160,22 @@ def test_self_attention_starts_as_identity_and_serialises():
     assert restored.layers[0].key_ratio == 4
 
 
+def test_loss_option_reaches_the_training_step():
+    x = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+    y = np.arange(32) % 10
+    logs = {}
+    for loss, smoothing in (("hinge", 0.0), ("bce", 0.1)):
+        keras.utils.set_random_seed(0)  # same weights and fakes: only the loss differs
+        trainer = cgan.build_cgan(latent_dim=16, base_filters=8, loss=loss, label_smoothing=smoothing,
+                                  precision="float32")
+        logs[loss] = {k: float(v) for k, v in trainer.train_on_batch(x, y, return_dict=True).items()}
+    assert logs["hinge"]["d_acc"] == logs["bce"]["d_acc"]  # the same logits ...
+    # ... scored differently: at initialisation (logits near 0) the hinge D loss is near 2, the
+    # cross-entropy near 2 log 2; the hinge G loss is -mean(logit), the cross-entropy's is > 0
+    assert 1.5 < logs["hinge"]["d_loss"] < 2.5 and 1.2 < logs["bce"]["d_loss"] < 1.7
+    assert logs["bce"]["g_loss"] > 0 and abs(logs["hinge"]["g_loss"]) < 0.5
+
+
 def test_sample_is_deterministic_and_in_range():
     trainer = cgan.build_cgan(latent_dim=16, base_filters=8)
     a = trainer.sample(12, seed=3)
