@@ -268,18 +268,18 @@ class CGAN(GAN):
             n = len(conds)
             d_real, cls_real, _ = _split(self.discriminator([real] + conds, training=True), n)
             d_fake, cls_fake, twin_fake = _split(self.discriminator([fake] + conds, training=True), n)
-            # D: real vs fake; its auxiliary classifier learns the conditions on real images,
-            # its twin (if any) on fakes
+            # the adversarial game: D tells real from fake, G tries to fool it
             if self.loss == "hinge":
-                d_loss = hinge_discriminator_loss(d_real, d_fake)
+                d_loss, g_loss = hinge_discriminator_loss(d_real, d_fake), hinge_generator_loss(d_fake)
             else:
                 d_loss = discriminator_loss(d_real, d_fake, self.label_smoothing)
+                g_loss = generator_loss(d_fake)
+            # D's auxiliary classifier learns the conditions on real images, its twin (if any) on fakes
             ac_loss = self._condition_loss(cls_real, conds)
             twin_loss = self._condition_loss(twin_fake, conds)
             d_total = self.d_optimizer.scale_loss(d_loss + self.ac_weight * (ac_loss + twin_loss))
-            # G: fool D, and make D's classifier see the requested condition (no more easily
-            # than real images show it, when there is a twin)
-            g_loss = hinge_generator_loss(d_fake) if self.loss == "hinge" else generator_loss(d_fake)
+            # G also makes D's classifier see the requested condition (no more easily than real
+            # images show it, when there is a twin)
             g_total = self.g_optimizer.scale_loss(g_loss + self.ac_weight * (
                 self._condition_loss(cls_fake, conds) - self.twin_weight * twin_loss))
         d_grads = d_tape.gradient(d_total, self.discriminator.trainable_variables)

@@ -1,12 +1,13 @@
 """The original GAN (article 3.1): an MLP generator, an MLP discriminator and the two losses.
 
-The discriminator outputs a *logit* l, so D(x) = sigmoid(l). Every loss is written with
-softplus, which is the numerically stable form of the logs in the article:
+The discriminator outputs a *logit* l, so D(x) = sigmoid(l). The article's losses are written
+with softplus, which is the numerically stable form of their logs:
 
     -log sigmoid(l)     = softplus(-l)
     -log(1 - sigmoid(l)) = softplus(l)
 
-so nothing overflows or returns -inf when D is very sure of itself.
+so nothing overflows or returns -inf when D is very sure of itself. The hinge loss, which the
+course's cGAN uses instead, works on the logit directly.
 """
 
 import contextlib
