@@ -608,6 +608,7 @@ class Evaluator:
 _REPORT_ROWS = [
     # key, label, format, which way is better
     ("fid", "FID", "{:.2f}", "lower"),
+    ("fid2", "FID, 2nd network", "{:.2f}", "lower"),
     ("kid", "KID", "{:.4f}", "lower"),
     ("is", "Inception Score", "{:.2f}", "higher"),
     ("precision", "precision", "{:.3f}", "higher"),
@@ -616,6 +617,7 @@ _REPORT_ROWS = [
     ("diversity", "diversity (vs real)", "{:.3f}", "~1"),
     ("copying_z", "copying z (C_T)", "{:.2f}", "~0, << 0 copies"),
     ("copied_fraction", "copied fraction", "{:.3f}", "~0.01"),
+    ("cycle_error", "cycle error |a - G_ba(G_ab(a))|", "{:.4f}", "lower"),
     ("sample_size", "sample size", "{:d}", ""),
 ]
 

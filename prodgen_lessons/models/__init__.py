@@ -28,13 +28,6 @@ def _unconditional(module, trainer_cls):
     return build
 
 
-def _infogan(image_shape, latent_dim, num_classes, **options):
-    trainer = infogan.InfoGAN(infogan.build_generator(latent_dim, image_shape, num_classes),
-                              infogan.build_discriminator(image_shape, num_classes), **options)
-    trainer.compile(g_optimizer=_adam(), d_optimizer=_adam())
-    return trainer
-
-
 def _classifier(image_shape, latent_dim, num_classes, learning_rate=2e-3, decay_steps=None, **options):
     model = classifier.build_classifier(image_shape, num_classes, **options)
     # A cosine decay to 0 over the whole run: fast early progress, a calm finish.
@@ -58,12 +51,14 @@ class ModelSpec:
 MODELS = {s.name: s for s in [
     ModelSpec("gan", _unconditional(gan, gan.GAN), "tanh", False, 64, 64,
               "MLP generator and discriminator with the article's losses (3.1)"),
-    ModelSpec("dcgan", _unconditional(dcgan, dcgan.DCGAN), "tanh", False, 64, 64,
+    ModelSpec("dcgan", lambda image_shape, latent_dim, num_classes, **o:
+              dcgan.build_dcgan(latent_dim, image_shape, **o), "tanh", False, 64, 64,
               "deep convolutional GAN (3.3)"),
     ModelSpec("cgan", lambda image_shape, latent_dim, num_classes, **o:
               cgan.build_cgan(latent_dim, image_shape, num_classes, **o), "tanh", True, 64, 64,
               "conditional GAN: label embedding, projection discriminator, auxiliary classifier (3.2, 5.4, 6)"),
-    ModelSpec("infogan", _infogan, "tanh", False, 62, 64,
+    ModelSpec("infogan", lambda image_shape, latent_dim, num_classes, **o:
+              infogan.build_infogan(latent_dim, image_shape, num_classes, **o), "tanh", False, 62, 64,
               "InfoGAN: categorical and continuous codes learned without labels (3.3)"),
     ModelSpec("vae", lambda image_shape, latent_dim, num_classes, **o:
               vae.build_vae(image_shape, latent_dim, None, **o), "unit", False, 16, 128,

@@ -89,20 +89,13 @@ from prodgen_lessons.models.attention import SelfAttention
 from prodgen_lessons.models.dcgan import discriminator_body, generator_body
 from prodgen_lessons.models.gan import (
     GAN,
-    WeightAveragingAdam,
     _check_image_shape,
-    _images_of,
     _to_unit,
     discriminator_accuracy,
-    discriminator_loss,
     dtype_policy,
-    generator_loss,
-    hinge_discriminator_loss,
-    hinge_generator_loss,
+    gan_optimizers,
     resolve_precision,
 )
-
-LOSSES = ("hinge", "bce")
 
 DEFAULT_BATCH_SIZE = 64
 SHADES = ("light", "dark")
@@ -213,12 +206,8 @@ class CGAN(GAN):
 
     def __init__(self, generator, discriminator, latent_dim=None, loss="hinge", label_smoothing=0.0,
                  ac_weight=1.0, twin_weight=0.0, **kwargs):
-        super().__init__(generator, discriminator, latent_dim=latent_dim, **kwargs)
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        if loss == "hinge" and label_smoothing:
-            raise ValueError(f"label_smoothing={label_smoothing} needs loss=\"bce\"; the hinge loss has "
-                             "no targets to smooth, pass label_smoothing=0")
+        super().__init__(generator, discriminator, latent_dim=latent_dim, loss=loss,
+                         label_smoothing=label_smoothing, **kwargs)
         self.num_conditions = len(generator.inputs) - 1
         if self.num_conditions < 1:
             raise ValueError("CGAN needs a generator with inputs [z, label, ...]; "
@@ -234,8 +223,6 @@ class CGAN(GAN):
         if twin_weight and not has_twin:
             raise ValueError(f"twin_weight={twin_weight} needs a discriminator with a twin classifier "
                              "(build_discriminator(twin=True)); or pass twin_weight=0")
-        self.loss = loss
-        self.label_smoothing = float(label_smoothing)
         self.ac_weight = float(ac_weight) if has_ac else 0.0
         self.twin_weight = float(twin_weight)
         self.ac_loss_tracker = keras.metrics.Mean(name="ac_loss")
@@ -269,11 +256,7 @@ class CGAN(GAN):
             d_real, cls_real, _ = _split(self.discriminator([real] + conds, training=True), n)
             d_fake, cls_fake, twin_fake = _split(self.discriminator([fake] + conds, training=True), n)
             # the adversarial game: D tells real from fake, G tries to fool it
-            if self.loss == "hinge":
-                d_loss, g_loss = hinge_discriminator_loss(d_real, d_fake), hinge_generator_loss(d_fake)
-            else:
-                d_loss = discriminator_loss(d_real, d_fake, self.label_smoothing)
-                g_loss = generator_loss(d_fake)
+            d_loss, g_loss = self._d_loss(d_real, d_fake), self._g_loss(d_fake)
             # D's auxiliary classifier learns the conditions on real images, its twin (if any) on fakes
             ac_loss = self._condition_loss(cls_real, conds)
             twin_loss = self._condition_loss(twin_fake, conds)
@@ -424,8 +407,6 @@ def build_cgan(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_shade
     bfloat16 in hardware, else in float32, unless a global policy was set (`resolve_precision`);
     or "float32", "mixed_bfloat16", "mixed_float16".
     """
-    if ema is not None and not 0.0 <= ema < 1.0:
-        raise ValueError(f"ema must be a momentum in [0, 1) or None, got {ema}")
     if twin_weight and not ac_weight:
         raise ValueError(f"twin_weight={twin_weight} needs the auxiliary classifier (ac_weight > 0); "
                          "pass twin_weight=0 with ac_weight=0")
@@ -443,7 +424,6 @@ def build_cgan(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_shade
         else:
             trainer = CGAN(generator, discriminator, ac_weight=ac_weight, twin_weight=twin_weight,
                            loss=loss, label_smoothing=label_smoothing)
-        trainer.compile(g_optimizer=(WeightAveragingAdam(learning_rate, beta_1=0.5, ema_momentum=ema) if ema
-                                     else keras.optimizers.Adam(learning_rate, beta_1=0.5)),
-                        d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5))
+        g_optimizer, d_optimizer = gan_optimizers(learning_rate, ema)
+        trainer.compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer)
     return trainer

@@ -202,18 +202,40 @@ class WeightAveragingAdam(keras.optimizers.Adam):
                 average.assign(momentum * average + (1.0 - momentum) * var)
 
 
+LOSSES = ("bce", "hinge")
+
+
+def gan_optimizers(learning_rate=2e-4, ema=None):
+    """(G's, D's) Adam(learning_rate, beta_1=0.5); with `ema` a momentum, G's also keeps a moving
+    average of G's weights (`WeightAveragingAdam`), which `sample` and the end of `fit` use."""
+    if ema is not None and not 0.0 <= ema < 1.0:
+        raise ValueError(f"ema must be a momentum in [0, 1) or None, got {ema}")
+    g = (WeightAveragingAdam(learning_rate, beta_1=0.5, ema_momentum=ema) if ema
+         else keras.optimizers.Adam(learning_rate, beta_1=0.5))
+    return g, keras.optimizers.Adam(learning_rate, beta_1=0.5)
+
+
 class GAN(keras.Model):
     """Trains a generator against a discriminator with the article's losses.
 
-    `minimax=True` swaps in the saturating generator loss log(1 - D(G(z))) for comparison.
+    loss: "bce" (the article's cross-entropy; `label_smoothing` one-sided, and `minimax=True`
+    swaps in the saturating generator loss log(1 - D(G(z))) for comparison) or "hinge".
     """
 
-    def __init__(self, generator, discriminator, latent_dim=None, minimax=False, **kwargs):
+    def __init__(self, generator, discriminator, latent_dim=None, minimax=False, loss="bce",
+                 label_smoothing=0.0, **kwargs):
         super().__init__(**kwargs)
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if loss == "hinge" and (label_smoothing or minimax):
+            raise ValueError("label_smoothing and minimax need loss=\"bce\"; the hinge loss has no "
+                             "targets to smooth and no saturating form")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim or generator.inputs[0].shape[-1])
         self.minimax = bool(minimax)
+        self.loss = loss
+        self.label_smoothing = float(label_smoothing)
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.d_acc_tracker = keras.metrics.Mean(name="d_acc")
@@ -275,7 +297,14 @@ class GAN(keras.Model):
     def _noise(self, batch_size):
         return tf.random.normal((batch_size, self.latent_dim))
 
+    def _d_loss(self, d_real, d_fake):
+        if self.loss == "hinge":
+            return hinge_discriminator_loss(d_real, d_fake)
+        return discriminator_loss(d_real, d_fake, self.label_smoothing)
+
     def _g_loss(self, d_fake):
+        if self.loss == "hinge":
+            return hinge_generator_loss(d_fake)
         return minimax_generator_loss(d_fake) if self.minimax else generator_loss(d_fake)
 
     def train_step(self, data):
@@ -288,7 +317,7 @@ class GAN(keras.Model):
             fake = self.generator(z, training=True)
             d_real = self.discriminator(real, training=True)
             d_fake = self.discriminator(fake, training=True)
-            d_loss = discriminator_loss(d_real, d_fake)
+            d_loss = self._d_loss(d_real, d_fake)
             scaled = self.d_optimizer.scale_loss(d_loss)
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))

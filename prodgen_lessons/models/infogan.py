@@ -10,6 +10,9 @@ image. Maximising the mutual information I(c; G(z, c)) becomes minimising Q's pr
 (cross-entropy for the categorical code, a unit-variance Gaussian log-likelihood = MSE for the
 continuous ones). Both G and D/Q minimise lambda * L_info on top of the GAN losses of 3.1.
 The categorical code typically picks up the product category, the continuous ones width/shade.
+
+`build_infogan` is the course's recipe: the DCGAN's (hinge loss, no dropout, one forward pass for
+both players, a moving average of G's weights, bfloat16 where the CPU has it) plus the codes.
 """
 
 import keras
@@ -24,8 +27,9 @@ from prodgen_lessons.models.gan import (
     _images_of,
     _to_unit,
     discriminator_accuracy,
-    discriminator_loss,
-    generator_loss,
+    dtype_policy,
+    gan_optimizers,
+    resolve_precision,
 )
 
 
@@ -88,34 +92,26 @@ class InfoGAN(GAN):
     def train_step(self, data):
         real = _images_of(data)
         batch_size = tf.shape(real)[0]
-
         z = self._noise(batch_size)
         category, continuous = self._codes(batch_size)
-        with tf.GradientTape() as tape:
+        # One forward pass serves both players; both minimise the information loss (G by making
+        # its codes readable, Q by reading them).
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = self.generator([z, category, continuous], training=True)
             d_real, _, _ = self.discriminator(real, training=True)
             d_fake, q_cat, q_cont = self.discriminator(fake, training=True)
-            d_loss = discriminator_loss(d_real, d_fake)
+            d_loss, g_loss = self._d_loss(d_real, d_fake), self._g_loss(d_fake)
             i_loss = info_loss(category, continuous, q_cat, q_cont)
-            scaled = self.d_optimizer.scale_loss(d_loss + self.info_weight * i_loss)
-        grads = tape.gradient(scaled, self.discriminator.trainable_variables)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
-
-        z = self._noise(batch_size)
-        category, continuous = self._codes(batch_size)
-        with tf.GradientTape() as tape:
-            fake = self.generator([z, category, continuous], training=True)
-            d_fake_g, q_cat, q_cont = self.discriminator(fake, training=True)
-            g_loss = generator_loss(d_fake_g)
-            g_info = info_loss(category, continuous, q_cat, q_cont)
-            scaled = self.g_optimizer.scale_loss(g_loss + self.info_weight * g_info)
-        grads = tape.gradient(scaled, self.generator.trainable_variables)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
+            d_scaled = self.d_optimizer.scale_loss(d_loss + self.info_weight * i_loss)
+            g_scaled = self.g_optimizer.scale_loss(g_loss + self.info_weight * i_loss)
+        d_vars, g_vars = self.discriminator.trainable_variables, self.generator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_scaled, d_vars), d_vars))
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_scaled, g_vars), g_vars))
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         self.d_acc_tracker.update_state(discriminator_accuracy(d_real, d_fake))
-        self.info_loss_tracker.update_state(g_info)
+        self.info_loss_tracker.update_state(i_loss)
         return {m.name: m.result() for m in self.metrics}
 
     def call(self, inputs, training=False):
@@ -142,5 +138,18 @@ class InfoGAN(GAN):
         if codes.get("continuous") is not None:
             continuous = np.broadcast_to(np.asarray(codes["continuous"], "float32"),
                                          (n, self.num_continuous))
-        images = self.generator([z, category.astype("int32"), np.array(continuous)], training=False)
-        return _to_unit(images)
+        with self.averaged_generator() as generator:
+            return _to_unit(generator([z, category.astype("int32"), np.array(continuous)], training=False))
+
+
+def build_infogan(latent_dim=62, image_shape=(28, 28, 1), num_categories=10, num_continuous=2,
+                  base_filters=64, dropout=0.0, info_weight=1.0, loss="hinge", label_smoothing=0.0,
+                  learning_rate=2e-4, ema=0.999, precision="auto"):
+    """The course's InfoGAN, compiled and ready for `fit(make_dataset(..., batch_size=64))`."""
+    with dtype_policy(resolve_precision(precision)):
+        trainer = InfoGAN(build_generator(latent_dim, image_shape, num_categories, num_continuous, base_filters),
+                          build_discriminator(image_shape, num_categories, num_continuous, base_filters, dropout),
+                          info_weight=info_weight, loss=loss, label_smoothing=label_smoothing)
+        g_optimizer, d_optimizer = gan_optimizers(learning_rate, ema)
+        trainer.compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer)
+    return trainer

@@ -16,6 +16,12 @@ does not compute. Images are in [0, 1] (`make_dataset(..., scale="unit")`); pixe
 The CVAE feeds a one-hot category to both networks: q(z|x, c) and p(x|z, c), so sampling z from
 the prior with a chosen c gives a product of that category.
 
+Samples from the prior N(0, I) land where the decoder was seldom trained: the codes of real images
+(the aggregate posterior) do not fill the prior. With `prior_components=K` the trainer fits a
+mixture of K diagonal Gaussians to the codes of the training images after training -- per
+category for the CVAE -- and `sample` draws z from it ("ex-post density estimation", Ghosh et al.
+2020). The mixture's parameters are weights of the `GaussianMixture` network and ship with it.
+
 Article 7.3's "regularisation (Dropout, weight decay)" is the `dropout` / `weight_decay` arguments
 of the builders: dropout after each hidden layer, an L2 kernel penalty added to the loss.
 Its "combine VAE with GAN" is `VAEGAN`, a small VAE-GAN (Larsen et al. 2016, simplified).
@@ -157,6 +163,91 @@ def build_decoder(image_shape=(28, 28, 1), latent_dim=16, num_classes=None, base
 
 
 # ---------------------------------------------------------------------------------------------
+# the ex-post density of the codes
+
+
+def fit_gaussian_mixture(codes, components, iterations=60, seed=0, min_var=1e-4):
+    """EM for a mixture of diagonal Gaussians: (weights (K,), means (K, D), variances (K, D)).
+
+    Starts from K distinct codes as means and the overall variance; float64 throughout.
+    """
+    x = np.asarray(codes, dtype=np.float64)
+    n, d = x.shape
+    k = min(int(components), n)
+    rng = np.random.default_rng(seed)
+    means = x[rng.choice(n, k, replace=False)]
+    variances = np.tile(x.var(axis=0) + min_var, (k, 1))
+    weights = np.full(k, 1.0 / k)
+    for _ in range(iterations):
+        # log N(x | mean_k, var_k) for every pair, expanded so that no (n, k, d) array is built
+        precision = 1.0 / variances
+        log_p = (-0.5 * ((x * x) @ precision.T - 2.0 * x @ (means * precision).T
+                         + np.sum(means * means * precision, axis=1))
+                 - 0.5 * np.sum(np.log(2 * np.pi * variances), axis=1) + np.log(weights))
+        log_p -= log_p.max(axis=1, keepdims=True)
+        resp = np.exp(log_p)
+        resp /= resp.sum(axis=1, keepdims=True)
+        mass = resp.sum(axis=0) + 1e-10
+        weights = mass / n
+        means = (resp.T @ x) / mass[:, None]
+        variances = np.maximum((resp.T @ (x * x)) / mass[:, None] - means * means, min_var)
+    return weights, means, variances
+
+
+class GaussianMixture(keras.Model):
+    """A mixture of `components` diagonal Gaussians over the latent space, one mixture per
+    category when `num_classes` is given. Its parameters are (non-trainable) weights, so the
+    fitted density saves and loads like any network; until `fit_codes` it is not `fitted`."""
+
+    def __init__(self, latent_dim, components=20, num_classes=None, **kwargs):
+        super().__init__(**kwargs)
+        groups = int(num_classes or 1)
+        self.components, self.conditional = int(components), num_classes is not None
+        self.means = self.add_weight(shape=(groups, components, latent_dim), initializer="zeros",
+                                     trainable=False, name="means")
+        self.log_variances = self.add_weight(shape=(groups, components, latent_dim), initializer="zeros",
+                                             trainable=False, name="log_variances")
+        self.log_weights = self.add_weight(shape=(groups, components), initializer="zeros",
+                                           trainable=False, name="log_weights")
+        self.fitted_flag = self.add_weight(shape=(), initializer="zeros", trainable=False, name="fitted")
+        self.built = True
+
+    @property
+    def fitted(self):
+        return bool(self.fitted_flag.numpy() > 0)
+
+    def fit_codes(self, codes, labels=None, seed=0):
+        """Fit the mixture (each category's, for a conditional one) to codes (n, latent_dim)."""
+        codes = np.asarray(codes, dtype=np.float64)
+        groups = self.means.shape[0]
+        labels = np.zeros(len(codes), int) if labels is None or not self.conditional else np.asarray(labels)
+        means, log_vars, log_w = (np.zeros(v.shape) for v in (self.means, self.log_variances, self.log_weights))
+        for g in range(groups):
+            mine = codes[labels == g]
+            if len(mine) < self.components:
+                raise ValueError(f"category {g} has {len(mine)} codes, fewer than the mixture's "
+                                 f"{self.components} components")
+            w, m, v = fit_gaussian_mixture(mine, self.components, seed=seed + g)
+            means[g], log_vars[g], log_w[g] = m, np.log(v), np.log(w)
+        self.means.assign(means)
+        self.log_variances.assign(log_vars)
+        self.log_weights.assign(log_w)
+        self.fitted_flag.assign(1.0)
+
+    def sample(self, n, labels=None, seed=0):
+        """n codes (float32 numpy); per category `labels` for a conditional mixture."""
+        rng = np.random.default_rng(seed)
+        groups = np.zeros(n, int) if labels is None or not self.conditional else np.asarray(labels)
+        log_w = self.log_weights.numpy()[groups]                      # (n, K)
+        w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+        w /= w.sum(axis=1, keepdims=True)
+        k = (w.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)   # one component per code
+        mean = self.means.numpy()[groups, k]
+        std = np.exp(0.5 * self.log_variances.numpy()[groups, k])
+        return (mean + std * rng.standard_normal(mean.shape)).astype("float32")
+
+
+# ---------------------------------------------------------------------------------------------
 # trainers
 
 
@@ -185,14 +276,18 @@ class VAE(keras.Model):
     beta = 1 is the ELBO; beta > 1 is the beta-VAE (smoother latent space, blurrier images).
     """
 
-    def __init__(self, encoder, decoder, beta=1.0, seed=0, **kwargs):
+    def __init__(self, encoder, decoder, beta=1.0, seed=0, prior_components=0, **kwargs):
         super().__init__(**kwargs)
         if beta < 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
+        if int(prior_components) < 0:
+            raise ValueError(f"prior_components must be >= 0 (0: sample from N(0, I)), got {prior_components}")
         self.encoder = encoder
         self.decoder = decoder
         self.beta = float(beta)
         self.latent_dim = int(encoder.outputs[0].shape[-1])
+        self.prior = (GaussianMixture(self.latent_dim, int(prior_components), getattr(self, "num_classes", None),
+                                      name="prior") if prior_components else None)
         self.sampling = Sampling(seed=seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
@@ -243,6 +338,34 @@ class VAE(keras.Model):
         self.optimizer.apply_gradients(zip(grads, variables))
         return self._track(total, rec, kl)
 
+    def fit(self, x=None, *args, **kwargs):
+        """keras.Model.fit; then, with `prior_components`, the mixture is fitted to the codes of
+        the training data `x` (a dataset of images or (images, labels))."""
+        history = super().fit(x, *args, **kwargs)
+        if self.prior is not None and x is not None:
+            self.fit_prior(x)
+        return history
+
+    def fit_prior(self, data, seed=0):
+        """Fit the ex-post density to the posterior means of `data` (a tf.data.Dataset of images
+        or (images, labels) batches, as `fit` takes)."""
+        if self.prior is None:
+            raise ValueError("this VAE has no ex-post density; build it with prior_components > 0")
+        codes, labels = [], []
+        for batch in data:
+            images, batch_labels = self._split(batch)
+            z_mean, _ = self._encode(images, batch_labels, False)
+            codes.append(np.asarray(z_mean, dtype="float32"))
+            if batch_labels is not None:
+                labels.append(np.asarray(batch_labels))
+        self.prior.fit_codes(np.concatenate(codes), np.concatenate(labels) if labels else None, seed=seed)
+
+    def _prior_codes(self, n, labels, seed):
+        """z for `sample`: from the fitted ex-post density if there is one, else from N(0, I)."""
+        if self.prior is not None and self.prior.fitted:
+            return self.prior.sample(n, labels, seed)
+        return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
+
     def test_step(self, data):
         # One sampled z per image: an unbiased single-sample estimate of the negative ELBO.
         return self._track(*self._elbo_terms(data, training=False))
@@ -275,9 +398,9 @@ class VAE(keras.Model):
         return self.decode(z_mean, labels)
 
     def sample(self, n, labels=None, seed=0):
-        """n new images in [0, 1], shape (n, H, W, C): z ~ N(0, I), then sigmoid(D(z))."""
-        z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim))
-        return self.decode(z.astype("float32"))
+        """n new images in [0, 1], shape (n, H, W, C): z from the prior (the fitted ex-post
+        density, or N(0, I)), then sigmoid(D(z))."""
+        return self.decode(self._prior_codes(int(n), None, seed))
 
 
 class CVAE(VAE):
@@ -287,9 +410,8 @@ class CVAE(VAE):
         if len(encoder.inputs) != 2 or len(decoder.inputs) != 2:
             raise ValueError("CVAE needs networks built with num_classes (inputs [x, label] "
                              "and [z, label]); use VAE for unconditional ones")
+        self.num_classes = int(decoder.get_layer("onehot").num_tokens)  # the prior needs it
         super().__init__(encoder, decoder, beta=beta, seed=seed, **kwargs)
-        onehot = decoder.get_layer("onehot")
-        self.num_classes = int(onehot.num_tokens)
 
     def _split(self, data):
         if not isinstance(data, (tuple, list)) or len(data) < 2:
@@ -321,19 +443,22 @@ class CVAE(VAE):
         n = int(n)
         if labels is None:
             labels = np.arange(n) % self.num_classes
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
-        return self.decode(z, labels)
+        labels = self._labels(n, labels)
+        return self.decode(self._prior_codes(n, labels, seed), labels)
 
 
 def build_vae(image_shape=(28, 28, 1), latent_dim=16, num_classes=None, beta=1.0,
-              learning_rate=1e-3, dropout=0.0, weight_decay=0.0, seed=0, **network_kwargs):
+              learning_rate=1e-3, dropout=0.0, weight_decay=0.0, seed=0, prior_components=0,
+              **network_kwargs):
     """A compiled VAE (or CVAE when num_classes is given), ready for
-    `fit(make_dataset(x, y, scale="unit", batch_size=128))`."""
+    `fit(make_dataset(x, y, scale="unit", batch_size=128))`. prior_components > 0: sample from
+    a mixture fitted to the training codes after `fit` (see `GaussianMixture`)."""
     encoder = build_encoder(image_shape, latent_dim, num_classes, dropout=dropout,
                             weight_decay=weight_decay, **network_kwargs)
     decoder = build_decoder(image_shape, latent_dim, num_classes, dropout=dropout,
                             weight_decay=weight_decay, **network_kwargs)
-    trainer = (CVAE if num_classes else VAE)(encoder, decoder, beta=beta, seed=seed)
+    trainer = (CVAE if num_classes else VAE)(encoder, decoder, beta=beta, seed=seed,
+                                             prior_components=prior_components)
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return trainer
 
