@@ -14,7 +14,7 @@ BOOK_CONFIG := _build/_config.publish.yml
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help setup data vendor book test test-unit test-notebooks test-book lab pretrained benchmark clean
+.PHONY: help setup data browser vendor book test test-unit test-notebooks test-book lab pretrained benchmark clean
 
 help:
 	@echo "make book        build the HTML book into _build/html (from committed notebook outputs)"
@@ -41,6 +41,16 @@ data: setup
 	    && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -q && apt-get install -y -q dataset-fashion-mnist; fi
 	@$(BIN)/python -m prodgen_lessons.cli data info
+
+# The browser test's Chromium and a CJK font: as root on Debian/Ubuntu, install them; otherwise
+# stop before any test runs, with the one command that installs them.
+BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-zenhei
+browser:
+	@missing=$$(for p in $(BROWSER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  else echo "The browser test needs: sudo apt-get install -y $$missing"; exit 1; fi; fi
 
 # MathJax and the widgets' embed script, served by the book itself so that it works offline.
 $(VENDOR)/.stamp:
@@ -73,12 +83,12 @@ test-unit: data
 test-notebooks: data
 	$(BIN)/python -m pytest $(NBVAL) notebooks
 
-test-book: data vendor
+test-book: data vendor browser
 	rm -rf _build/html
 	$(call build_book,$(or $(REPOSITORY_URL),https://github.com/example/prodgen-lessons))
 	$(BIN)/python -m pytest tests/browser
 
-test: test-unit test-notebooks test-book
+test: browser test-unit test-notebooks test-book
 
 lab: data
 	$(BIN)/jupyter lab notebooks

@@ -19,9 +19,11 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import math
 import os
 import urllib.request
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -93,15 +95,32 @@ def category_name(index, lang="en") -> str:
 
 # --------------------------------------------------------------------------- IDX files
 
-def read_idx(path, expected_sha256=None) -> np.ndarray:
-    """Read an IDX file (optionally .gz) into a uint8 array, checking its header and digest."""
+MAX_IDX_BYTES = 1 << 30  # 1 GiB; the largest Fashion-MNIST file holds 47 MB
+
+
+def read_idx(path, expected_sha256=None, max_bytes=MAX_IDX_BYTES) -> np.ndarray:
+    """Read an IDX file (optionally .gz) into a uint8 array, checking its header and digest.
+
+    The header is read first and at most one byte more than it announces: a .gz file that
+    inflates to more (a gzip bomb) is refused without decompressing the rest.
+    """
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+            raw, header, shape = _read_idx_bytes(f, path, max_bytes)
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: cannot read or decompress ({err})") from err
+    if expected_sha256 is not None:
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest != expected_sha256:
+            raise DataError(f"{path}: SHA-256 {digest} does not match the published "
+                            f"{expected_sha256}: the file is corrupt or was altered")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _read_idx_bytes(f, path, max_bytes):
+    """(raw bytes, header length, shape) of an open IDX stream."""
+    raw = f.read(8)
     if len(raw) < 8:
         raise DataError(f"{path}: {len(raw)} bytes is too short for an IDX header")
     magic = int.from_bytes(raw[:4], "big")
@@ -109,19 +128,28 @@ def read_idx(path, expected_sha256=None) -> np.ndarray:
         raise DataError(f"{path}: magic number {magic} is neither 2049 (labels) nor 2051 (images)")
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
+    raw += f.read(header - len(raw))
     if len(raw) < header:
         raise DataError(f"{path}: header says {ndim} dimensions but the file ends at byte {len(raw)}")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape))
-    if len(raw) != expected:
+    expected = header + math.prod(shape)
+    if expected > max_bytes:
+        raise DataError(f"{path}: header says shape {shape} ({expected:,} bytes), more than the "
+                        f"{max_bytes:,} bytes this reader accepts: corrupt or not an IDX file")
+    chunks, size = [raw], len(raw)
+    while size <= expected:  # one byte past the announced end is enough to know there is more
+        chunk = f.read(min(1 << 20, expected + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > expected:
+        raise DataError(f"{path}: holds more than the {expected:,} bytes its header announces "
+                        f"(shape {shape}); stopped reading: corrupt, or a gzip bomb")
+    if size < expected:
         raise DataError(f"{path}: header says shape {shape} ({expected} bytes) but the file has "
-                        f"{len(raw)} bytes: truncated or corrupt")
-    if expected_sha256 is not None:
-        digest = hashlib.sha256(raw).hexdigest()
-        if digest != expected_sha256:
-            raise DataError(f"{path}: SHA-256 {digest} does not match the published "
-                            f"{expected_sha256}: the file is corrupt or was altered")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+                        f"{size} bytes: truncated or corrupt")
+    return b"".join(chunks), header, shape
 
 
 def write_idx(path, array) -> None:
@@ -220,14 +248,18 @@ def make_sample(full: FashionMNIST, per_class_train=100, per_class_test=20, seed
 
 # --------------------------------------------------------------------------- a shop's own photos
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
 def load_image_folder(path, size=64, channels=3, skip_broken=False):
-    """Read ``path/<category>/*.jpg|png`` into uint8 arrays (n, size, size, channels).
+    """Read ``path/<category>/*.jpg|png|webp|bmp`` into uint8 arrays (n, size, size, channels).
 
-    Returns ``(images, labels, class_names)``, plus the list of skipped files when
-    ``skip_broken=True`` (otherwise an unreadable image raises `DataError` naming it).
+    Photos are turned upright by their EXIF orientation, transparent ones laid on white and
+    16-bit ones scaled to 8 bits. Returns ``(images, labels, class_names)``, plus the list of
+    skipped files when ``skip_broken=True`` (otherwise an unreadable image, or one too large to
+    decode safely, raises `DataError` naming it). What it does not use (other files, nested
+    folders) is listed in a warning; hidden files are ignored. A category folder left without a
+    readable image is an error.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -238,31 +270,54 @@ def load_image_folder(path, size=64, channels=3, skip_broken=False):
         raise ValueError(f"channels={channels!r}: use 1 (grayscale) or 3 (RGB)")
     if not root.is_dir():
         raise DataError(f"{root}: not a folder; expected {root}/<category>/<image>.jpg")
-    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    entries = sorted(e for e in root.iterdir() if not e.name.startswith("."))
+    class_dirs = [d for d in entries if d.is_dir()]
     if not class_dirs:
         raise DataError(f"{root}: no category sub-folders; expected {root}/<category>/<image>.jpg")
     images, labels, skipped = [], [], []
+    unused = [e for e in entries if not e.is_dir()]
     for label, class_dir in enumerate(class_dirs):
-        for file in sorted(class_dir.iterdir()):
-            if file.suffix.lower() not in IMAGE_SUFFIXES:
+        found = 0
+        for file in sorted(f for f in class_dir.iterdir() if not f.name.startswith(".")):
+            if file.is_dir() or file.suffix.lower() not in IMAGE_SUFFIXES:
+                unused.append(file)
                 continue
             try:
-                with Image.open(file) as im:
-                    im = im.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BILINEAR)
-                    array = np.asarray(im, dtype=np.uint8)
-            except (OSError, UnidentifiedImageError, ValueError) as err:
+                array = _read_image(file, size, channels)
+            except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError,
+                    Image.DecompressionBombError) as err:  # Pillow's plugins raise all of these
                 if not skip_broken:
                     raise DataError(f"{file}: unreadable image ({err}); pass skip_broken=True "
                                     "to skip and count such files") from err
                 skipped.append(str(file))
                 continue
-            images.append(array.reshape(size, size, channels))
+            images.append(array)
             labels.append(label)
-    if not images:
-        raise DataError(f"{root}: no readable {'/'.join(IMAGE_SUFFIXES)} images in "
-                        f"{', '.join(d.name for d in class_dirs)}")
+            found += 1
+        if not found:
+            raise DataError(f"{class_dir}: no readable {'/'.join(IMAGE_SUFFIXES)} images in this "
+                            "category folder; add some or remove the folder")
+    if unused:
+        shown = ", ".join(str(f.relative_to(root)) for f in unused[:20])
+        warnings.warn(f"{root}: {len(unused)} entries not used (only {'/'.join(IMAGE_SUFFIXES)} files "
+                      f"directly inside a category folder are read): {shown}"
+                      + (", ..." if len(unused) > 20 else ""), stacklevel=2)
     result = (np.stack(images), np.asarray(labels, np.int32), [d.name for d in class_dirs])
     return (*result, skipped) if skip_broken else result
+
+
+def _read_image(file, size, channels):
+    """One image file as uint8 (size, size, channels): upright, on white, 8 bits per channel."""
+    from PIL import Image, ImageOps
+
+    with Image.open(file) as im:
+        im = ImageOps.exif_transpose(im)
+        if im.mode.startswith("I"):  # 16-bit grayscale ("I;16", "I"): convert("L") would clip at 255
+            im = Image.fromarray((np.asarray(im, np.float64) / 257).round().clip(0, 255).astype(np.uint8))
+        elif im.has_transparency_data:
+            im = Image.alpha_composite(Image.new("RGBA", im.size, "white"), im.convert("RGBA"))
+        im = im.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BILINEAR)
+        return np.asarray(im, dtype=np.uint8).reshape(size, size, channels)
 
 
 # --------------------------------------------------------------------------- tf.data

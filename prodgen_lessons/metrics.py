@@ -7,6 +7,7 @@ features (the classifier's penultimate Dense layer, named "features") and class 
 - Quality / coverage: `inception_score`, `precision_recall` (Kynkaanniemi et al. 2019).
 - Conditioning: `conditional_accuracy`, `per_category_accuracy`, `confusion_matrix`.
 - Mode collapse: `per_category_diversity`.
+- Unsupervised codes (InfoGAN): `code_purity`, `product_width`, `product_brightness`.
 - Memorisation (the copyright question): `nearest_neighbours`, `mann_whitney_u`, `mann_whitney_z`,
   `memorisation_audit` (data-copying test of Meehan, Chaudhuri & Dasgupta 2020).
 - `Evaluator` runs everything, `Evaluator.noise_floor` gives the score of real held-out images at the
@@ -268,6 +269,65 @@ def _num_classes(num_classes, probs_or_preds, labels, preds):
 
 
 # ----------------------------------------------------------------------------- diversity
+
+
+def _best_matching(table):
+    """Max total of table[i, match[i]] over one-to-one matchings (DP over column subsets; small k)."""
+    rows, cols = table.shape
+    if cols > 20:
+        raise ValueError(f"one-to-one matching supports at most 20 categories, got {cols}")
+    best = {0: (0, ())}  # used-columns mask -> (total, columns chosen for rows 0..r-1)
+    for r in range(rows):
+        nxt = {}
+        for mask, (total, chosen) in best.items():
+            for c in range(cols):
+                if not mask >> c & 1:
+                    key, cand = mask | 1 << c, (total + table[r, c], chosen + (c,))
+                    if key not in nxt or cand[0] > nxt[key][0]:
+                        nxt[key] = cand
+        best = nxt
+    return max(best.values())
+
+
+def code_purity(codes, predicted, num_categories=None, one_to_one=True):
+    """How well an unsupervised categorical code matches the categories: the fraction of images
+    whose category (as `predicted`, e.g. by the classifier) is their code's matched category.
+
+    one_to_one=True: each code value is matched to a different category, the matching that
+    maximises the purity (so ten codes that all draw shirts score 0.1, not 1.0); False: each code
+    value takes its most common category. Returns (purity, matched category per code value).
+    """
+    codes, predicted = np.asarray(codes).astype(int), _as_preds(predicted)
+    if codes.shape != predicted.shape:
+        raise ValueError(f"codes {codes.shape} and predicted {predicted.shape} must have the same shape")
+    k = int(num_categories or max(codes.max(), predicted.max()) + 1)
+    table = np.zeros((k, k), np.int64)
+    np.add.at(table, (codes, predicted), 1)
+    if one_to_one:
+        total, match = _best_matching(table)
+        return float(total / len(codes)), np.array(match)
+    return float(table.max(1).sum() / len(codes)), table.argmax(1)
+
+
+def _grey(images01):
+    """(N, H, W[, C]) images in [0, 1] -> float64 (N, H, W), channels averaged."""
+    x = np.asarray(images01, np.float64)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"images must be (N, H, W) or (N, H, W, C), got shape {x.shape}")
+    return x.mean(-1) if x.ndim == 4 else x
+
+
+def product_width(images01, threshold=0.1):
+    """Width of the product in pixels, per image: the number of columns with a pixel above
+    `threshold` (images in [0, 1], product bright on a dark background)."""
+    return (_grey(images01) > threshold).any(axis=1).sum(axis=1).astype(np.float64)
+
+
+def product_brightness(images01, threshold=0.1):
+    """Mean intensity of the product's pixels (those above `threshold`), per image."""
+    x = _grey(images01)
+    mask = x > threshold
+    return (x * mask).sum(axis=(1, 2)) / np.maximum(mask.sum(axis=(1, 2)), 1)
 
 
 def _mean_pairwise_distance(x):
@@ -618,6 +678,7 @@ _REPORT_ROWS = [
     ("copying_z", "copying z (C_T)", "{:.2f}", "~0, << 0 copies"),
     ("copied_fraction", "copied fraction", "{:.3f}", "~0.01"),
     ("cycle_error", "cycle error |a - G_ba(G_ab(a))|", "{:.4f}", "lower"),
+    ("code_purity", "code purity (one-to-one)", "{:.3f}", "higher"),
     ("sample_size", "sample size", "{:d}", ""),
 ]
 

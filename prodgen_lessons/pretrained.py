@@ -47,8 +47,11 @@ RECIPES = {
     "infogan": dict(model="infogan", epochs=60, batch_size=64, seed=0, minutes=20, networks=["generator"],
                     options={"loss": "hinge", "dropout": 0.0, "ema": 0.999, "info_weight": 1.0,
                              "precision": "auto"}),
-    "vae": dict(model="vae", epochs=15, batch_size=128, seed=0, minutes=6, networks=["encoder", "decoder"]),
-    "cvae": dict(model="cvae", epochs=15, batch_size=128, seed=0, minutes=6, networks=["decoder"]),
+    # beta < 1 sharpens the decoder; the codes' mixture (prior_components) repairs the prior
+    "vae": dict(model="vae", epochs=200, batch_size=128, latent_dim=32, seed=0, minutes=20,
+                networks=["encoder", "decoder", "prior"], options={"beta": 0.25, "prior_components": 50}),
+    "cvae": dict(model="cvae", epochs=200, batch_size=128, latent_dim=32, seed=0, minutes=20,
+                 networks=["decoder", "prior"], options={"beta": 0.25, "prior_components": 10}),
     "cyclegan": dict(model="cyclegan", epochs=40, batch_size=32, seed=0, minutes=20,
                      domains=["Sneaker", "Ankle boot"], networks=["generator_ab", "generator_ba"]),
 }
@@ -151,7 +154,9 @@ class TimeBudget(keras.callbacks.Callback):
 
     def __init__(self, seconds):
         super().__init__()
-        self.seconds = seconds
+        if not (np.isfinite(float(seconds)) and seconds > 0):  # NaN would never stop, < 0 at once
+            raise ValueError(f"seconds={seconds!r}: use a positive, finite number of seconds")
+        self.seconds = float(seconds)
         self.exhausted = False
 
     def on_train_begin(self, logs=None):
@@ -173,6 +178,9 @@ def make_training_data(model, data, batch_size, seed=0, domains=None):
     if model == "cyclegan":
         a, b = (data.x_train[data.y_train == category_index(d)] for d in domains or RECIPES["cyclegan"]["domains"])
         return cyclegan.domain_pair_dataset(a, b, batch_size=batch_size, seed=seed)
+    if batch_size > len(data.x_train):  # whole batches only: the epoch would be empty
+        raise ValueError(f"batch size {batch_size} is larger than the {len(data.x_train):,} training "
+                         f"images of {data.source}: use at most {len(data.x_train)}")
     return make_dataset(data.x_train, data.y_train, batch_size=batch_size, scale=s.scale, seed=seed)
 
 
@@ -180,36 +188,47 @@ def train(model, epochs=None, batch_size=None, latent_dim=None, data=None, out_d
           seed=0, minutes=None, options=None, domains=None, samples=True, verbose=1):
     """Train `model` the Keras way (`fit`), with checkpoints every epoch, sample grids and a
     NaN guard. With `resume=True` an interrupted run in `out_dir` continues where it stopped.
-    Returns (trainer, history dict, info dict)."""
+
+    `out_dir` gets settings.json (the build configuration), checkpoint.weights.h5,
+    history.json (every epoch, kept across resumed runs) and samples/. Nothing is written there
+    before the checkpoint to resume (if any) has loaded. Returns (trainer, history dict of this
+    call's epochs, info dict); info["stopped_on_nan"] says where NaNGuard stopped the run, if it did."""
     from prodgen_lessons import models, training
     from prodgen_lessons.data import load_fashion_mnist
 
     s = models.spec(model)
     recipe = RECIPES.get(s.name, {})
-    epochs = int(epochs or recipe.get("epochs", 5))
-    batch_size = int(batch_size or s.batch_size)
+    epochs = int(epochs if epochs is not None else recipe.get("epochs", 5))
+    batch_size = int(batch_size if batch_size is not None else s.batch_size)
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch size must be positive, got {epochs} and {batch_size}")
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        if not resume and (out_dir / training.CHECKPOINT_NAME).exists():
+            raise FileExistsError(f"{out_dir / training.CHECKPOINT_NAME} exists: pass resume=True "
+                                  "(--resume) to continue it, or choose another output folder")
+    budget = TimeBudget(minutes * 60) if minutes else None
     training.seed_everything(seed)
     data = data or load_fashion_mnist()
     trainer = models.build(s.name, latent_dim=latent_dim, **(options or {}))
     dataset = make_training_data(s.name, data, batch_size, seed, domains)
-    callbacks = [training.NaNGuard(verbose=verbose > 0)]
+    guard = training.NaNGuard(verbose=verbose > 0)
+    callbacks = [guard]
     initial_epoch = 0
+    history_log = None
     if out_dir is not None:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
         if resume:
             initial_epoch = training.resume(trainer, out_dir)
             if verbose and initial_epoch:
                 print(f"resuming from {out_dir / training.CHECKPOINT_NAME} after epoch {initial_epoch}")
-        elif (out_dir / training.CHECKPOINT_NAME).exists():
-            raise FileExistsError(f"{out_dir / training.CHECKPOINT_NAME} exists: pass resume=True "
-                                  "(--resume) to continue it, or choose another output folder")
-        callbacks.append(training.Checkpoint(out_dir))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        training.write_json(out_dir / "settings.json",
+                            dict(model=s.name, latent_dim=latent_dim or s.latent_dim, batch_size=batch_size,
+                                 seed=seed, options=options or {}), indent=1)
+        history_log = training.HistoryLog(out_dir / "history.json", initial_epoch, guard=guard)
+        callbacks += [training.Checkpoint(out_dir, guard=guard), history_log]
         if samples and hasattr(trainer, "sample"):
             callbacks.append(training.SampleGrid(out_dir / "samples", n=100, seed=seed))
-    budget = TimeBudget(minutes * 60) if minutes else None
     if budget is not None:
         callbacks.append(budget)
     fit_kwargs = {}
@@ -223,11 +242,18 @@ def train(model, epochs=None, batch_size=None, latent_dim=None, data=None, out_d
                           shuffle=False, verbose=verbose, **fit_kwargs)  # the dataset shuffles if initial_epoch < epochs else None
     seconds = time.time() - start
     h = {k: [float(v) for v in vs] for k, vs in (history.history if history else {}).items()}
-    info = dict(seconds=seconds, epochs_done=initial_epoch + len(next(iter(h.values()), [])),
-                stopped_by_time=bool(budget and budget.exhausted), data=data.source,
-                precision=getattr(trainer, "generator", trainer).dtype_policy.name)
-    if out_dir is not None:
-        (out_dir / "history.json").write_text(json.dumps({"history": h, **info}, indent=1))
+    epochs_done = initial_epoch + len(next(iter(h.values()), []))
+    stopped_on_nan = None
+    if guard.stopped is not None:  # that epoch did not finish: not in the history or the checkpoint
+        epoch, batch, metric, value = guard.stopped
+        epochs_done = epoch
+        h = {k: v[:epoch - initial_epoch] for k, v in h.items()}
+        stopped_on_nan = dict(epoch=epoch + 1, batch=int(batch), metric=metric, value=str(value))
+    info = dict(seconds=seconds, epochs_done=epochs_done,
+                stopped_by_time=bool(budget and budget.exhausted), stopped_on_nan=stopped_on_nan,
+                data=data.source, precision=getattr(trainer, "generator", trainer).dtype_policy.name)
+    if history_log is not None:
+        history_log.write(**info)
         if samples and hasattr(trainer, "sample") and (out_dir / "samples").exists():
             try:
                 next(c for c in callbacks if isinstance(c, training.SampleGrid)).make_gif()
@@ -271,11 +297,36 @@ def evaluate(trainer, model, data, classifier=None, sample_size=SAMPLE_SIZE, see
         judge = metrics.Evaluator(second, sample_size=sample_size, seed=seed)
         result["fid2"] = judge.evaluate(fakes, None, real_train)["fid"]
         floor["fid2"] = judge.noise_floor(real_train, real_test)["fid"]
+    if hasattr(trainer, "num_continuous"):  # InfoGAN: do its codes mean something?
+        result.update(infogan_codes(trainer, classifier, seed=seed))
     if model == "cyclegan":  # how much of the input survives the round trip a -> b -> a
         sources = data.x_test[data.y_test == src]
         back = trainer.translate(fakes * 2.0 - 1.0, "b2a")
         result["cycle_error"] = float(np.mean(np.abs(back - sources[..., None] / 255.0)))
     return result, floor
+
+
+def infogan_codes(trainer, classifier, n=2000, steps=5, seed=0):
+    """What an InfoGAN's codes control: the purity of its categorical code (best one-to-one
+    matching with the categories the classifier sees), and the mean product width and brightness
+    as each continuous code sweeps from -1 to 1 (the others at 0, the same noise and categories)."""
+    from prodgen_lessons import metrics
+
+    codes = np.arange(n) % trainer.num_categories
+    seen = classifier.predict(trainer.sample(n, codes={"category": codes}, seed=seed), batch_size=500, verbose=0)
+    purity, _ = metrics.code_purity(codes, seen, num_categories=max(trainer.num_categories, seen.shape[1]))
+    out = {"code_purity": purity}
+    m = n // steps
+    for j in range(trainer.num_continuous):
+        width, brightness = [], []
+        for value in np.linspace(-1, 1, steps):
+            continuous = np.zeros((m, trainer.num_continuous), "float32")
+            continuous[:, j] = value
+            images = trainer.sample(m, codes={"category": codes[:m], "continuous": continuous}, seed=seed)
+            width.append(float(metrics.product_width(images).mean()))
+            brightness.append(float(metrics.product_brightness(images).mean()))
+        out[f"continuous_{j}_width"], out[f"continuous_{j}_brightness"] = width, brightness
+    return out
 
 
 def _jsonable(d):

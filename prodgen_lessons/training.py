@@ -2,13 +2,17 @@
 
 - `seed_everything(seed)`: Python, NumPy and TensorFlow/Keras seeds in one call.
 - `get_strategy()`: MirroredStrategy over all visible GPUs when there are 2+, else the default.
+- `atomic_write`, `write_json`, `save_png`: files written all-or-nothing (temp file, fsync, rename).
 - `SampleGrid`: a fixed-noise sample grid PNG per epoch, and `make_gif()` of the whole run.
 - `Checkpoint` + `resume`: networks, both optimisers' state and the epoch number in one
   `.weights.h5` file, written atomically, so an interrupted run continues where it stopped.
+- `HistoryLog`: the losses of every epoch in a JSON file, kept across resumed runs.
 - `NaNGuard`: stops training when a loss turns NaN/inf or explodes, and rolls back to the last
   good weights.
 """
 
+import contextlib
+import json
 import os
 import random
 import tempfile
@@ -61,13 +65,59 @@ def get_strategy(mixed_precision=False, verbose=True):
 
 
 # ---------------------------------------------------------------------------------------------
-# sample grids
+# atomic files
 
 
-def _save_png(grid, path):
+@contextlib.contextmanager
+def atomic_write(path):
+    """Yields a temp file name in `path`'s folder to write to; on success the file is fsynced and
+    renamed onto `path` (os.replace, atomic on POSIX), on failure removed. A crash or a full disk
+    leaves the previous file, never half of a new one. A system OSError names `path`."""
+    path = Path(path)
+    tmp = None
+    try:
+        # The temp name ends like the real one: Keras and Pillow pick the format from the suffix.
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="." + path.name, dir=path.parent)
+        os.close(fd)
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make outputs private
+        os.replace(tmp, path)
+    except OSError as err:
+        # Name the file the user asked for, not the temp file (ENOSPC from write() names none).
+        if err.errno is not None and (err.filename is None or Path(err.filename).name.startswith(".tmp-")):
+            err.filename = str(path)
+        raise
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_json(path, obj, **dump_options):
+    """json.dump `obj` to `path` atomically."""
+    text = json.dumps(obj, **dump_options)
+    with atomic_write(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+def save_png(grid, path):
+    """Save a uint8 image array (e.g. `image_grid`'s) to `path` atomically, in the format its
+    suffix names."""
     from PIL import Image
 
-    Image.fromarray(grid).save(path)
+    image = Image.fromarray(grid)
+    with atomic_write(path) as tmp:
+        image.save(tmp)
+
+
+# ---------------------------------------------------------------------------------------------
+# sample grids
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -89,7 +139,7 @@ class SampleGrid(keras.callbacks.Callback):
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.out_dir / f"epoch_{epoch + 1:03d}.png"
-        _save_png(image_grid(self.model.sample(self.n, seed=self.seed), ncols=self.nrow), path)
+        save_png(image_grid(self.model.sample(self.n, seed=self.seed), ncols=self.nrow), path)
         self.paths.append(path)
 
     def make_gif(self, path=None, duration_ms=400):
@@ -101,7 +151,8 @@ class SampleGrid(keras.callbacks.Callback):
             raise ValueError(f"no sample grids in {self.out_dir}: train with this callback first")
         frames = [Image.open(p).convert("P") for p in paths]
         path = Path(path or self.out_dir / "training.gif")
-        frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
+        with atomic_write(path) as tmp:
+            frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
         return path
 
 
@@ -147,36 +198,35 @@ def _build_optimizers(trainer):
 
 
 def _save_checkpoint(trainer, path, epoch):
-    """Write to a temp file in the same folder, then os.replace (atomic on POSIX)."""
+    """Write the trainer and `epoch` to `path` atomically (`atomic_write`)."""
     import h5py
 
-    path = Path(path)
     _build_optimizers(trainer)  # same layout whether or not a step has run yet
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".weights.h5", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp:
         trainer.save_weights(tmp, overwrite=True)
         with h5py.File(tmp, "a") as f:
             f.attrs["epoch"] = int(epoch)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 class Checkpoint(keras.callbacks.Callback):
     """At the end of every epoch, saves the trainer (generator, discriminator, g_optimizer and
     d_optimizer state -- Keras 3 `save_weights` includes optimiser attributes) and the number of
-    finished epochs to `directory/checkpoint.weights.h5`. Continue with `resume`."""
+    finished epochs to `directory/checkpoint.weights.h5`. Continue with `resume`.
 
-    def __init__(self, directory, filename=CHECKPOINT_NAME):
+    With a `guard` (NaNGuard), nothing is saved once it has stopped the run: that epoch did not
+    finish, and the file keeps the last good one."""
+
+    def __init__(self, directory, filename=CHECKPOINT_NAME, guard=None):
         super().__init__()
         if not str(filename).endswith(".weights.h5"):
             raise ValueError(f"filename must end in .weights.h5, got {filename!r}")
         self.directory = Path(directory)
         self.path = self.directory / filename
+        self.guard = guard
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.guard is not None and self.guard.stopped is not None:
+            return
         self.directory.mkdir(parents=True, exist_ok=True)
         _save_checkpoint(self.model, self.path, epoch + 1)
 
@@ -216,6 +266,49 @@ def _write_layout_probe(trainer, folder):
     probe = os.path.join(folder, "probe.weights.h5")
     trainer.save_weights(probe)
     return probe
+
+
+# ---------------------------------------------------------------------------------------------
+# history
+
+
+class HistoryLog(keras.callbacks.Callback):
+    """Writes the logs of every finished epoch to a JSON file ({"history": {metric: [...]}, ...})
+    at each epoch end, atomically. A run resumed after `initial_epoch` epochs keeps the file's
+    first `initial_epoch` entries and appends to them; the file's other keys are kept. With a
+    `guard` (NaNGuard), the epoch it stopped is not recorded, as `Checkpoint` does not save it."""
+
+    def __init__(self, path, initial_epoch=0, guard=None):
+        super().__init__()
+        self.path = Path(path)
+        self.guard = guard
+        self.record = {}
+        if initial_epoch and self.path.exists():
+            try:
+                self.record = json.loads(self.path.read_text())
+            except ValueError as err:
+                raise ValueError(f"{self.path}: not valid JSON ({err}); move it away to start "
+                                 "a new history") from err
+            if not isinstance(self.record, dict) or not isinstance(self.record.get("history", {}), dict):
+                raise ValueError(f"{self.path}: not a history file (no \"history\" object)")
+        # Epochs after the checkpoint's (an interrupted session) are trained again.
+        self.record["history"] = {k: list(v)[:initial_epoch]
+                                  for k, v in self.record.get("history", {}).items()}
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.guard is not None and self.guard.stopped is not None:
+            return
+        history = self.record["history"]
+        for key, value in (logs or {}).items():
+            history.setdefault(key, []).append(float(value))
+        self.record["epochs_done"] = epoch + 1
+        self.write()
+
+    def write(self, **extra):
+        """Write the record (plus `extra` keys) to the file now."""
+        self.record.update(extra)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(self.path, self.record, indent=1)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -71,6 +71,41 @@ def test_corrupt_gzip_is_refused(tmp_path):
         data.read_idx(path)
 
 
+def test_gzip_bomb_is_refused_without_inflating_it(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    labels = np.arange(10, dtype=np.uint8)
+    member = gzip.compress(bytes(1 << 20), compresslevel=9)  # 1 MiB of zeros in about 1 KB
+    # A valid 10-label file, followed by 64 MiB its header does not announce.
+    path.write_bytes(gzip.compress((2049).to_bytes(4, "big") + (10).to_bytes(4, "big") + labels.tobytes())
+                     + member * 64)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.gz: holds more than the 18 bytes"):
+            data.read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"{peak:,} bytes held: it inflated the bomb"
+
+
+def test_header_announcing_an_absurd_size_is_refused(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    shape = (100_000, 1000, 1000)  # 100 GB
+    path.write_bytes(gzip.compress((2051).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in shape)))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz: header says shape .* more than"):
+        data.read_idx(path)
+
+
+def test_longer_plain_file_is_refused(tmp_path):
+    path = tmp_path / "labels"
+    data.write_idx(path, np.arange(5, dtype=np.uint8))
+    path.write_bytes(path.read_bytes() + b"extra")
+    with pytest.raises(DataError, match="holds more than the 13 bytes"):
+        data.read_idx(path)
+
+
 def test_checksum_mismatch_is_refused(fake_dir, no_default_sources):
     path = fake_dir / "train-labels-idx1-ubyte.gz"
     labels = data.read_idx(path).copy()
@@ -241,11 +276,13 @@ def write_catalogue(root, broken=False):
 
 def test_image_folder_loads_at_chosen_size(tmp_path):
     write_catalogue(tmp_path)
-    images, labels, names = data.load_image_folder(tmp_path, size=96, channels=3)
+    with pytest.warns(UserWarning, match=r"1 entries not used .*notes\.txt"):
+        images, labels, names = data.load_image_folder(tmp_path, size=96, channels=3)
     assert images.shape == (5, 96, 96, 3) and images.dtype == np.uint8
     assert names == ["kettle", "toaster"]
     np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1])
-    gray, _, _ = data.load_image_folder(tmp_path, size=64, channels=1)
+    with pytest.warns(UserWarning, match="notes.txt"):
+        gray, _, _ = data.load_image_folder(tmp_path, size=64, channels=1)
     assert gray.shape == (5, 64, 64, 1)
     assert next(iter(data.make_dataset(images, labels, batch_size=5)))[0].shape == (5, 96, 96, 3)
 
@@ -254,7 +291,8 @@ def test_image_folder_names_broken_file_or_skips_it(tmp_path):
     write_catalogue(tmp_path, broken=True)
     with pytest.raises(DataError, match="broken.jpg"):
         data.load_image_folder(tmp_path)
-    images, labels, names, skipped = data.load_image_folder(tmp_path, skip_broken=True)
+    with pytest.warns(UserWarning, match="notes.txt"):
+        images, labels, names, skipped = data.load_image_folder(tmp_path, skip_broken=True)
     assert len(images) == 5 and len(skipped) == 1 and skipped[0].endswith("broken.jpg")
 
 
@@ -268,3 +306,71 @@ def test_image_folder_errors(tmp_path):
         data.load_image_folder(tmp_path / "missing")
     with pytest.raises(ValueError, match="64 to 256"):
         data.load_image_folder(tmp_path, size=32)
+
+
+def test_image_folder_reads_16_bit_exif_transparent_webp_and_bmp(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "shoe").mkdir()
+    # 16-bit grayscale: 40000 of 65535 is 156 of 255, not 255 (clipped)
+    Image.fromarray(np.full((80, 80), 40000, np.uint16)).save(tmp_path / "shoe" / "a_16bit.png")
+    # top half dark, bottom half light, stored upside down: EXIF orientation 3 (rotate 180)
+    halves = np.zeros((80, 80, 3), np.uint8)
+    halves[40:] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    Image.fromarray(halves).save(tmp_path / "shoe" / "b_rotated.jpg", exif=exif)
+    # fully transparent black: on white
+    Image.new("RGBA", (80, 80), (0, 0, 0, 0)).save(tmp_path / "shoe" / "c_transparent.png")
+    Image.new("LA", (80, 80), (0, 0)).save(tmp_path / "shoe" / "d_transparent_gray.png")
+    Image.new("RGB", (80, 80), (10, 200, 30)).save(tmp_path / "shoe" / "e.webp", lossless=True)
+    Image.new("RGB", (80, 80), (200, 10, 30)).save(tmp_path / "shoe" / "f.bmp")
+    images, labels, names = data.load_image_folder(tmp_path, size=64, channels=3)
+    assert images.shape == (6, 64, 64, 3) and names == ["shoe"]
+    assert abs(int(images[0].mean()) - 156) <= 1
+    assert images[1, :20].mean() > 200 and images[1, -20:].mean() < 50  # turned upright
+    assert images[2].min() == 255 and images[3].min() == 255
+    np.testing.assert_array_equal(images[4, 32, 32], [10, 200, 30])
+    np.testing.assert_array_equal(images[5, 32, 32], [200, 10, 30])
+    gray, _, _ = data.load_image_folder(tmp_path, size=64, channels=1)
+    assert abs(int(gray[0].mean()) - 156) <= 1
+
+
+def test_image_folder_names_a_decompression_bomb(tmp_path, monkeypatch):
+    from PIL import Image
+
+    write_catalogue(tmp_path)
+    Image.new("L", (200, 200)).save(tmp_path / "kettle" / "huge.png")
+    # Pillow refuses images of more than 2 x MAX_IMAGE_PIXELS (only warns above 1 x); a small limit
+    # stands in for a real bomb: the catalogue's photos have 8,000 pixels, this one 40,000.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(DataError, match=r"huge.png: unreadable image .*decompression bomb"):
+            data.load_image_folder(tmp_path)
+        images, labels, names, skipped = data.load_image_folder(tmp_path, skip_broken=True)
+    assert len(images) == 5 and [s.rsplit("/", 1)[-1] for s in skipped] == ["huge.png"]
+
+
+def test_image_folder_reports_what_it_does_not_use(tmp_path):
+    write_catalogue(tmp_path)
+    (tmp_path / "kettle" / "older").mkdir()
+    (tmp_path / "kettle" / "older" / "0.jpg").write_bytes((tmp_path / "kettle" / "0.jpg").read_bytes())
+    (tmp_path / "README.md").write_text("catalogue")
+    (tmp_path / "kettle" / ".DS_Store").write_bytes(b"\0")  # hidden: not worth a mention
+    with pytest.warns(UserWarning) as record:
+        images, _, _ = data.load_image_folder(tmp_path)
+    message = str(record[0].message)
+    assert len(images) == 5
+    assert "3 entries not used" in message
+    for name in ("README.md", "kettle/older", "toaster/notes.txt"):
+        assert name in message
+    assert ".DS_Store" not in message
+
+
+def test_image_folder_refuses_a_category_without_images(tmp_path):
+    write_catalogue(tmp_path, broken=True)
+    (tmp_path / "vase").mkdir()
+    (tmp_path / "vase" / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(DataError, match=r"vase: no readable .* images in this category folder"):
+        data.load_image_folder(tmp_path, skip_broken=True)

@@ -354,3 +354,18 @@ def test_gan_and_infogan_train_steps_are_finite():
         trainer.compile()
         logs = trainer.fit(ds, epochs=1, verbose=0).history
         assert all(np.isfinite(v[-1]) for v in logs.values()), logs
+
+
+def test_dcgan_and_infogan_recipes_take_the_hinge_loss_and_one_forward_pass():
+    x = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+    for build in (dcgan.build_dcgan, infogan.build_infogan):
+        keras.utils.set_random_seed(0)
+        trainer = build(latent_dim=16, base_filters=8, precision="float32")
+        assert trainer.loss == "hinge" and trainer.g_optimizer.use_ema
+        logs = {k: float(v) for k, v in trainer.train_on_batch(x, return_dict=True).items()}
+        # hinge at initialisation: D's loss near 2, G's loss -mean(logit) near 0
+        assert 1.5 < logs["d_loss"] < 2.5 and abs(logs["g_loss"]) < 0.5, logs
+        # one forward pass: G and D each took exactly one optimiser step
+        assert int(trainer.g_optimizer.iterations) == 1 and int(trainer.d_optimizer.iterations) == 1
+    with pytest.raises(ValueError, match="bce"):
+        dcgan.build_dcgan(latent_dim=16, base_filters=8, label_smoothing=0.1)

@@ -300,3 +300,21 @@ def test_evaluator_input_checks(tiny_classifier):
                                     keras.layers.Dense(10, activation="softmax")])
     with pytest.raises(ValueError, match="features"):
         M.Evaluator(no_features)
+
+
+def test_code_purity_matches_codes_one_to_one():
+    codes = np.arange(200) % 10
+    assert M.code_purity(codes, (codes + 3) % 10)[0] == 1.0  # a relabelling is perfect
+    all_shirts = np.full(200, 6)
+    assert M.code_purity(codes, all_shirts)[0] == pytest.approx(0.1)  # one category for all codes
+    assert M.code_purity(codes, all_shirts, one_to_one=False)[0] == 1.0  # the majority rule is fooled
+    half = np.where(codes < 5, codes, 0)  # codes 5..9 all draw category 0, which code 0 already has
+    assert M.code_purity(codes, half)[0] == pytest.approx(0.5)
+
+
+def test_product_width_and_brightness():
+    x = np.zeros((2, 28, 28, 1))
+    x[0, 5:10, 3:13] = 0.5
+    x[1, 2:20, 10:14] = 0.8
+    assert M.product_width(x).tolist() == [10, 4]
+    assert np.allclose(M.product_brightness(x), [0.5, 0.8])

@@ -209,3 +209,74 @@ def test_mirrored_strategy_on_two_logical_cpus():
     assert result["steps"] == 2
     assert result["sample_finite"]
     assert all(np.isfinite(v) for v in result["logs"].values()), result
+
+
+# ------------------------------------------------------------------ atomic files, history
+
+
+def test_atomic_write_replaces_whole_files_or_nothing(tmp_path):
+    path = tmp_path / "settings.json"
+    training.write_json(path, {"model": "cgan"})
+    assert json.loads(path.read_text()) == {"model": "cgan"}
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
+    with pytest.raises(RuntimeError):
+        with training.atomic_write(path) as tmp:
+            with open(tmp, "w") as f:
+                f.write('{"model": "half')
+            raise RuntimeError("crash while writing")
+    assert json.loads(path.read_text()) == {"model": "cgan"}
+    assert os.listdir(tmp_path) == ["settings.json"]  # no temp file left
+
+
+def test_atomic_write_names_the_file_on_a_full_disk(tmp_path, monkeypatch):
+    import errno
+
+    grid = tmp_path / "grid.png"
+    training.save_png(np.zeros((4, 4), np.uint8), grid)
+    before = grid.read_bytes()
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError) as err:
+        training.save_png(np.full((4, 4), 255, np.uint8), grid)
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(grid)
+    assert grid.read_bytes() == before and os.listdir(tmp_path) == ["grid.png"]
+
+
+def test_history_log_keeps_earlier_epochs_on_resume(tmp_path):
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps({"history": {"d_loss": [3.0, 2.0, 9.0]}, "data": "sample"}))
+    log = training.HistoryLog(path, initial_epoch=2)  # epoch 3 was interrupted: trained again
+    log.on_epoch_end(2, {"d_loss": 1.0})
+    saved = json.loads(path.read_text())
+    assert saved["history"] == {"d_loss": [3.0, 2.0, 1.0]} and saved["epochs_done"] == 3
+    assert saved["data"] == "sample"
+    fresh = training.HistoryLog(path)  # a new run starts a new history
+    fresh.on_epoch_end(0, {"d_loss": 5.0})
+    assert json.loads(path.read_text())["history"] == {"d_loss": [5.0]}
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="history.json: not valid JSON"):
+        training.HistoryLog(path, initial_epoch=1)
+
+
+def test_nothing_is_saved_for_the_epoch_nan_guard_stopped(tmp_path):
+    trainer = tiny_cgan()
+    guard = training.NaNGuard(verbose=False)
+    checkpoint = training.Checkpoint(tmp_path, guard=guard)
+    log = training.HistoryLog(tmp_path / "history.json", guard=guard)
+    for callback in (guard, checkpoint, log):
+        callback.set_model(trainer)
+    guard.on_train_begin()
+    checkpoint.on_epoch_end(0)
+    log.on_epoch_end(0, {"d_loss": 1.0})
+    before = checkpoint.path.read_bytes()
+    guard.on_train_batch_end(3, {"d_loss": float("nan")})
+    checkpoint.on_epoch_end(1)
+    log.on_epoch_end(1, {"d_loss": float("nan")})
+    assert checkpoint.path.read_bytes() == before
+    assert training.resume(tiny_cgan(), tmp_path) == 1
+    assert json.loads((tmp_path / "history.json").read_text())["history"] == {"d_loss": [1.0]}

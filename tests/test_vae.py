@@ -176,3 +176,52 @@ def test_vaegan_discriminator_and_training_steps(sample):
     assert all(np.isfinite(v[-1]) for v in history.values())
     assert trainer.evaluate(train, verbose=0, return_dict=True)["loss"] < before["loss"]
     assert trainer.sample(2).shape == (2, 28, 28, 1)
+
+
+def test_gaussian_mixture_em_recovers_a_known_mixture():
+    rng = np.random.default_rng(0)
+    which = rng.random(4000) < 0.25
+    points = np.where(which[:, None], rng.normal(-3, 0.5, (4000, 3)), rng.normal(2, 1.5, (4000, 3)))
+    weights, means, variances = vae.fit_gaussian_mixture(points, components=2, seed=1)
+    order = np.argsort(means[:, 0])
+    assert np.allclose(weights[order], [0.25, 0.75], atol=0.02)
+    assert np.allclose(means[order], [[-3] * 3, [2] * 3], atol=0.1)
+    assert np.allclose(np.sqrt(variances[order]), [[0.5] * 3, [1.5] * 3], atol=0.1)
+
+
+def test_ex_post_prior_is_fitted_after_fit_and_saves_with_the_weights(sample, tmp_path):
+    keras_seed = 0
+    tf.keras.utils.set_random_seed(keras_seed)
+    ds = make_dataset(sample.x_train[:256], sample.y_train[:256], batch_size=64, scale="unit")
+    for num_classes in (None, 10):
+        trainer = vae.build_vae(latent_dim=4, num_classes=num_classes, prior_components=3, **SMALL)
+        assert not trainer.prior.fitted
+        trainer.fit(ds, epochs=1, verbose=0)
+        assert trainer.prior.fitted
+        codes, _ = trainer.encode(sample.x_train[:256], None if num_classes is None else sample.y_train[:256])
+        # the mixture's overall mean is the codes' mean
+        w = np.exp(trainer.prior.log_weights.numpy())
+        mixture_mean = (w[..., None] * trainer.prior.means.numpy()).sum(1)
+        if num_classes is None:
+            assert np.allclose(mixture_mean[0], codes.mean(0), atol=1e-3)
+        else:  # one mixture per category: its mean is that category's mean code
+            y = sample.y_train[:256]
+            assert np.allclose(mixture_mean[3], codes[y == 3].mean(0), atol=1e-3)
+        path = tmp_path / f"prior{num_classes}.weights.h5"
+        trainer.prior.save_weights(path)
+        copy = vae.build_vae(latent_dim=4, num_classes=num_classes, prior_components=3, **SMALL)
+        copy.prior.load_weights(path)
+        assert copy.prior.fitted
+        labels = None if num_classes is None else np.full(5, 2)
+        assert np.array_equal(copy.prior.sample(5, labels, seed=1), trainer.prior.sample(5, labels, seed=1))
+
+
+def test_sample_draws_codes_from_the_fitted_mixture_not_the_standard_normal():
+    trainer = vae.build_vae(latent_dim=2, prior_components=1, **SMALL)
+    trainer.prior.fit_codes(np.random.default_rng(0).normal(5.0, 0.1, (500, 2)))
+    z = trainer._prior_codes(1000, None, seed=0)
+    assert np.allclose(z.mean(0), 5.0, atol=0.02) and np.allclose(z.std(0), 0.1, atol=0.01)
+    with pytest.raises(ValueError, match="prior_components"):
+        vae.build_vae(latent_dim=2, prior_components=-1, **SMALL)
+    with pytest.raises(ValueError, match="fewer than"):
+        trainer.prior.fit_codes(np.zeros((0, 2)))

@@ -26,58 +26,7 @@ Adam(2e-4, 0.5), G and D updated together from one forward pass, samples from a
 moving average of G's weights, bfloat16 compute on CPUs that have it): see `build_cgan`.
 Time-to-quality on 2 CPU cores: benchmarks/RESULTS.md.
 
-What the recipe's choices are worth, measured with 5,000 samples in the pretrained classifier's
-features, FID at equal numbers of steps ("about": interpolated in log-FID against log-steps
-between two scores of the run compared with).
-On 2 Intel Xeon cores with AMX (noise floor 1.0), each with the article's loss and one-sided
-label smoothing 0.1 (loss="bce", label_smoothing=0.1), which the hinge loss then replaced:
-- the hinge loss, one core per run for 20 minutes, against the twin run below (FID 26.0, 12.3
-  and 4.95 after 3,749, 7,317 and 14,881 steps): FID 22.0, 9.47 and 4.38 after 3,749, 7,497
-  and 14,559 steps, accuracy 0.969, recall 0.727 against 0.709; a second seed 23.3, 11.1 and
-  4.85 after 3,749, 7,252 and 14,056. Ahead from the start in both runs. In the benchmark (2
-  cores, 20 minutes, seeds 0, 1, 2) FID 3.40, 3.24 and 3.62 against 3.83, 4.60 and 4.31;
-- the twin classifier, run on one core each for 20 minutes, against the same run without it
-  (FID 6.23 after 14,560 steps, conditional accuracy 0.996, recall 0.61): twin_weight 0.75 gave
-  FID 4.95 after 14,881 steps, accuracy 0.968, recall 0.71; weight 1 gave 5.17 after 14,523
-  steps but accuracy 0.940, below the benchmark's 0.95 mark (the classifier itself scores 0.954
-  on the training photos); weight 0.5 gave 6.05 and 0.988. The twin slows the start (FID 63
-  against 52 after 1,875 steps; 12.3 against 11.3 after about 7,400) and overtakes later;
-- bfloat16 compute (`precision="auto"`): a step takes 47 ms against 67 ms in float32, and is as
-  good: FID 29.6 after 2,812 steps against 29.6 after 2,819 in float32 (the earlier benchmark run,
-  on AMD EPYC cores). After 20 minutes, alternating steps: FID 5.45 at 24,441 steps;
-- G and D updated from one forward pass instead of alternating steps (a D step, then a G step
-  with fresh fakes): 39 ms against 47 ms a step, and no worse: FID 6.23 after 14,560 steps (run
-  on one core) against about 6.6 for alternating steps (the bfloat16 run above).
-Not kept, each against the twin run (twin_weight 0.75: FID 12.3 after 10 minutes, 4.95 after 20),
-one core each for 20 minutes:
-- batch 32: a step takes half as long, so it is far ahead early (FID 7.33 after 10 minutes) but
-  behind at the end (5.32 after 28,126 steps);
-- latent_dim 128: FID 13.7 after 7,937 steps against 12.3 after 7,317, and 6.68 at the end;
-- a mode-seeking term for G (Mao et al. 2019: fakes in pairs of one label, G adds
-  mean|z1 - z2| / mean|G(z1) - G(z2)|, weight 1): FID 41.1 against 26.0 after 3,749 steps, 23.3
-  after 7,802, accuracy 0.938; stopped.
-Not kept, each against that one-forward-pass run without the twin, one core each:
-- both learning rates falling along a cosine from 3e-4 to 0 over the run's 14,500 steps: better
-  early (FID 10.1 against 11.3 after about 7,400 steps), worse at the end (7.60 against 6.23);
-- Adam 3e-4: better early (FID 16.4 against 23.4 after 3,749 steps), worse late (7.28 after
-  14,088 steps against 6.23); 5e-4: worse from 3,749 steps on (14.4 against 11.3 after 7,450);
-- ac_weight 0.3: the same FID (6.24 after 14,056 steps), recall 0.66 against 0.61, precision
-  0.86 against 0.87;
-- a momentum cap of 0.9999 for the weight average (the warm-up going on): FID 6.63 against 6.23;
-- a minibatch standard-deviation channel in D (Karras et al. 2018): 138 against 76 ms a step,
-  and no better per step (33.4 after 2,889 steps against about 31).
-On 2 AMD EPYC cores, float32, alternating steps (noise floor 1.2):
-- no dropout in D (it was 0.3): FID 14.9 after 6,500 steps against about 18 with dropout, and a
-  step is about 7 % faster;
-- the moving average of G's weights (momentum 0.999): FID 7.9 against 9.8 for G itself after
-  9,640 steps; 7.7 when BatchNorm is re-measured for the averaged weights, not worth the code.
-  Early in training a fixed 0.999 lags far behind (FID 285 against 118 after 1,000 steps), hence
-  the warm-up in `WeightAveragingAdam`; momentum 0.9995 was worse (10.3);
-- a faster discriminator (TTUR, D learning rate 4e-4, with dropout): 21.4 against about 21.7
-  after 5,540 steps, no gain, so not used.
-Earlier, one core per run, scored at 3,750 steps on 2,000 samples (floor 2.9): ac_weight=0.1 gave
-FID 33.6 and accuracy 0.963 against 26.1 and 0.983 for weight 1; ac_weight=0.5 was worse too.
-Batch 128 with Adam 4e-4 was worse per minute (FID 56.6 against 25.2 after 5 minutes).
+What each of these choices is worth, measured: benchmarks/README.md.
 """
 
 import keras
