@@ -2,21 +2,32 @@
 
 Every recipe is a `Recipe`: how to build its trainer (a `keras.Model` with its own `train_step`,
 so `fit` runs them all the same way) and the `tf.data` pipeline it trains on. Every trainer has
-`sample(n, labels=None, seed=0) -> float32 images in [0, 1]`, the course's convention, so the
-benchmark scores them all with one `Evaluator`.
+`sample(n, labels=None, seed=0) -> float32 images in [0, 1]`, the course's convention, or, for
+the CycleGANs, `translate(images, direction) -> images in [0, 1]`, so the benchmark scores them
+all with the same evaluators. Each model family the course teaches races its course recipe
+against a published one:
 
-1. "kerasio_cgan": the keras.io conditional GAN example, written here from its published
-   description (no code copied): one-hot labels appended to the noise and, as 10 constant image
-   channels, to the discriminator's input; sigmoid images in [0, 1].
-2. "tf_dcgan": the TensorFlow DCGAN tutorial's networks and step (unconditional, tanh images).
-3. "article_cgan": the seed article's 5.4/5.5 cGAN with the fewest fixes that make it run and
-   train; each fix is listed in `ARTICLE_FIXES` (and in RESULTS.md). Its discriminator is the
-   article's own `make_discriminator_model`, imported from `prodgen_lessons.article`.
-4. "course_cgan": this course's default recipe, `prodgen_lessons.models.build("cgan")` on
-   `make_dataset(x, y, batch_size=64, scale="tanh")`.
+- cGAN: "kerasio_cgan", the keras.io conditional GAN example, written here from its published
+  description (no code copied): one-hot labels appended to the noise and, as 10 constant image
+  channels, to the discriminator's input; sigmoid images in [0, 1]. "article_cgan", the seed
+  article's 5.4/5.5 cGAN with the fewest fixes that make it run and train; each fix is listed in
+  `ARTICLE_FIXES` (and in RESULTS.md); its discriminator is the article's own
+  `make_discriminator_model`, imported from `prodgen_lessons.article`. "course_cgan", this
+  course's default, `prodgen_lessons.models.build("cgan")` on
+  `make_dataset(x, y, batch_size=64, scale="tanh")`.
+- DCGAN: "tf_dcgan", the TensorFlow DCGAN tutorial's networks and step (unconditional, tanh
+  images; it also runs in the cGAN race, as the unconditional baseline), and "course_dcgan".
+- InfoGAN: "paper_infogan", the MNIST networks and optimisers of Chen et al. 2016, trained by the
+  course's `InfoGAN` step, and "course_infogan".
+- VAE and CVAE: "tf_vae", the TensorFlow convolutional VAE tutorial's networks (latent 2, as
+  published), "tf_cvae", the same with a one-hot label, and "course_vae", "course_cvae".
+- CycleGAN (sneakers -> ankle boots): "kerasio_cyclegan", the keras.io CycleGAN example's
+  networks, losses and optimisers at 28 pixels, and "course_cyclegan".
 
-All of them train on the same Fashion-MNIST training split (the keras.io example trained on MNIST's
-train + test; here the test split is held out for the noise floor).
+The course recipes are `models.build(model, **pretrained.RECIPES[model]["options"])` with the
+batch size of the shipped recipe. All of them train on the same Fashion-MNIST training split (the
+keras.io cGAN trained on MNIST's train + test; here the test split is held out for the noise
+floor and, for the CycleGANs, for the sneakers that are translated).
 """
 
 import dataclasses
@@ -24,10 +35,11 @@ import dataclasses
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
-from prodgen_lessons import article, models
+from prodgen_lessons import article, models, pretrained
 from prodgen_lessons.data import NUM_CLASSES, make_dataset
+from prodgen_lessons.models import cyclegan, infogan, vae
 
 
 def _unit(images):
@@ -313,7 +325,205 @@ def build_article_cgan():
 
 
 # ---------------------------------------------------------------------------------------------
+# 4. InfoGAN paper, MNIST (Chen et al. 2016, appendix C.1): noise 62, a 10-way categorical and
+#    two continuous codes, Adam 2e-4 for D and 1e-3 for G, lambda 1, batch 64
+
+
+def _normalised(x, activation):
+    """BatchNormalization, then `activation`: the block between the paper's layers."""
+    return activation(layers.BatchNormalization()(x))
+
+
+def paper_infogan_generator(noise_dim=62, num_categories=10, num_continuous=2):
+    """G([z, category, continuous]): FC1024 - FC7x7x128 - upconv64 - upconv1, BN + ReLU between.
+
+    Same inputs as `infogan.build_generator`, so the course's `InfoGAN` step can train it. The
+    paper names no output activation: tanh, for images in [-1, 1] as that step expects.
+    """
+    z = keras.Input((noise_dim,), name="z")
+    category = keras.Input((), dtype="int32", name="category")
+    continuous = keras.Input((num_continuous,), name="continuous")
+    onehot = layers.CategoryEncoding(num_categories, output_mode="one_hot")(category)
+    x = layers.Concatenate()([z, onehot, continuous])  # 62 + 10 + 2 = 74 inputs
+    x = _normalised(layers.Dense(1024)(x), layers.ReLU())
+    x = _normalised(layers.Dense(7 * 7 * 128)(x), layers.ReLU())
+    x = layers.Reshape((7, 7, 128))(x)
+    x = _normalised(layers.Conv2DTranspose(64, 4, strides=2, padding="same")(x), layers.ReLU())
+    image = layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh")(x)
+    return keras.Model([z, category, continuous], image, name="paper_infogan_generator")
+
+
+def paper_infogan_discriminator(num_categories=10, num_continuous=2):
+    """D(image) -> [logit, category logits, continuous means]: conv64 - conv128 - FC1024 with
+    LeakyReLU 0.1 (BN after all but the first layer); Q is FC128-BN-LeakyReLU on D's body."""
+    image = keras.Input((28, 28, 1), name="image")
+    x = layers.LeakyReLU(0.1)(layers.Conv2D(64, 4, strides=2, padding="same")(image))
+    x = _normalised(layers.Conv2D(128, 4, strides=2, padding="same")(x), layers.LeakyReLU(0.1))
+    body = _normalised(layers.Dense(1024)(layers.Flatten()(x)), layers.LeakyReLU(0.1))
+    q = _normalised(layers.Dense(128)(body), layers.LeakyReLU(0.1))
+    return keras.Model(image, [layers.Dense(1, name="logit")(body),
+                               layers.Dense(num_categories, name="q_category")(q),
+                               layers.Dense(num_continuous, name="q_continuous")(q)],
+                       name="paper_infogan_discriminator")
+
+
+def build_paper_infogan():
+    trainer = infogan.InfoGAN(paper_infogan_generator(), paper_infogan_discriminator(),
+                              info_weight=1.0, loss="bce")
+    # beta_1 0.5: the DCGAN setting the paper builds on (it gives the learning rates only)
+    trainer.compile(g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+                    d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    return trainer
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. TensorFlow convolutional VAE tutorial (latent 2, batch 32, Adam 1e-4, Bernoulli logits)
+
+
+def _with_onehot(features, inputs, num_classes):
+    """Append a one-hot label input to `features` (the CVAE variant); without classes, as is."""
+    if num_classes is None:
+        return features, inputs
+    label = keras.Input((), dtype="int32", name="label")
+    onehot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="onehot")(label)
+    return layers.Concatenate()([features, onehot]), [inputs, label]
+
+
+def tutorial_encoder(latent_dim=2, num_classes=None):
+    """q(z|x[, c]): two stride-2 3x3 convolutions (32, 64, ReLU, no padding), the flattened
+    features [+ one-hot c], one Dense of 2 x latent_dim split into mean and log-variance."""
+    image = keras.Input((28, 28, 1), name="image")
+    x = layers.Conv2D(32, 3, strides=2, activation="relu")(image)
+    x = layers.Conv2D(64, 3, strides=2, activation="relu")(x)
+    x, inputs = _with_onehot(layers.Flatten()(x), image, num_classes)
+    moments = layers.Dense(2 * latent_dim)(x)
+    return keras.Model(inputs, [moments[:, :latent_dim], moments[:, latent_dim:]], name="tutorial_encoder")
+
+
+def tutorial_decoder(latent_dim=2, num_classes=None):
+    """p(x|z[, c]): Dense 7x7x32 - upconv 64 - upconv 32 (stride 2, ReLU) - 3x3 conv to one
+    channel of Bernoulli logits."""
+    z = keras.Input((latent_dim,), name="z")
+    x, inputs = _with_onehot(z, z, num_classes)
+    x = layers.Reshape((7, 7, 32))(layers.Dense(7 * 7 * 32, activation="relu")(x))
+    x = layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(x)
+    logits = layers.Conv2DTranspose(1, 3, padding="same")(x)
+    return keras.Model(inputs, logits, name="tutorial_decoder")
+
+
+def build_tutorial_vae(num_classes=None, latent_dim=2):
+    """The tutorial's networks trained by the course's VAE (or, with classes, CVAE) step."""
+    trainer_class = vae.VAE if num_classes is None else vae.CVAE
+    trainer = trainer_class(tutorial_encoder(latent_dim, num_classes), tutorial_decoder(latent_dim, num_classes))
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-4))
+    return trainer
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. keras.io CycleGAN example, at 28 pixels (ResNet generator with reflection padding, PatchGAN,
+#    LSGAN, lambda_cycle 10, lambda_identity 0.5, Adam 2e-4 beta_1 0.5, batch 1)
+
+
+class ReflectionPadding2D(layers.Layer):
+    """Pad height and width by mirroring the border, so convolutions see no zero frame."""
+
+    def __init__(self, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = int(padding)
+
+    def call(self, images):
+        p = self.padding
+        return ops.pad(images, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding}
+
+
+def _kernel_init():
+    # A fresh initialiser per layer: one shared instance would give every layer the same draw.
+    return keras.initializers.RandomNormal(0.0, 0.02)
+
+
+def _instance_norm():
+    """Instance normalisation (one group per channel), its gamma drawn around 0 as in the example."""
+    return layers.GroupNormalization(groups=-1, epsilon=1e-5, gamma_initializer=_kernel_init())
+
+
+def _reflected_conv(x, filters, kernel, use_bias=False):
+    """Reflect-pad by kernel // 2, then an unpadded convolution: the size is kept."""
+    x = ReflectionPadding2D(kernel // 2)(x)
+    return layers.Conv2D(filters, kernel, use_bias=use_bias, kernel_initializer=_kernel_init())(x)
+
+
+def _conv_block(x, filters, kernel, strides, activation, transpose=False):
+    """Zero-padded (transposed) convolution without bias -> instance norm -> activation."""
+    conv = layers.Conv2DTranspose if transpose else layers.Conv2D
+    x = conv(filters, kernel, strides=strides, padding="same", use_bias=False,
+             kernel_initializer=_kernel_init())(x)
+    return activation(_instance_norm()(x))
+
+
+def _reflected_residual_block(x, filters):
+    """x + [reflected 3x3 conv, IN, ReLU, reflected 3x3 conv, IN](x)."""
+    y = layers.ReLU()(_instance_norm()(_reflected_conv(x, filters, 3)))
+    y = _instance_norm()(_reflected_conv(y, filters, 3))
+    return layers.Add()([x, y])
+
+
+def kerasio_cyclegan_generator(filters=64, num_residual_blocks=6, name="generator"):
+    """Reflected 7x7 conv 64, two stride-2 convs (128, 256), residual blocks at 7x7, two
+    stride-2 transposed convs (128, 64), reflected 7x7 conv to one channel, tanh.
+
+    The example uses 9 residual blocks for its 256-pixel photos; the CycleGAN paper's rule for
+    images of 128 pixels and smaller is 6, which is used here for 28 pixels.
+    """
+    image = keras.Input((28, 28, 1), name="image")
+    x = layers.ReLU()(_instance_norm()(_reflected_conv(image, filters, 7)))
+    for mult in (2, 4):
+        x = _conv_block(x, filters * mult, 3, 2, layers.ReLU())
+    for _ in range(num_residual_blocks):
+        x = _reflected_residual_block(x, filters * 4)
+    for mult in (2, 1):
+        x = _conv_block(x, filters * mult, 3, 2, layers.ReLU(), transpose=True)
+    x = _reflected_conv(x, 1, 7, use_bias=True)
+    return keras.Model(image, layers.Activation("tanh")(x), name=name)
+
+
+def kerasio_cyclegan_discriminator(filters=64, name="discriminator"):
+    """PatchGAN: 4x4 conv 64 stride 2 (LeakyReLU 0.2, no norm), then 128 stride 2, 256 and 512
+    stride 1 with IN, then a 4x4 conv to one score per patch.
+
+    The example strides 2 at 256 filters too; at 28 pixels that would leave a 4x4 grid, so
+    that layer strides 1 here and the grid is 7x7.
+    """
+    image = keras.Input((28, 28, 1), name="image")
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=_kernel_init())(image)
+    x = layers.LeakyReLU(0.2)(x)
+    for mult, strides in ((2, 2), (4, 1), (8, 1)):
+        x = _conv_block(x, filters * mult, 4, strides, layers.LeakyReLU(0.2))
+    patches = layers.Conv2D(1, 4, padding="same", kernel_initializer=_kernel_init())(x)
+    return keras.Model(image, patches, name=name)
+
+
+def build_kerasio_cyclegan(lambda_cycle=10.0, lambda_identity=0.5):
+    """The example's networks in the course's CycleGAN step, which takes the identity weight
+    as one number: the example's lambda_cycle x lambda_identity."""
+    trainer = cyclegan.CycleGAN(
+        kerasio_cyclegan_generator(name="generator_ab"), kerasio_cyclegan_generator(name="generator_ba"),
+        kerasio_cyclegan_discriminator(name="discriminator_a"), kerasio_cyclegan_discriminator(name="discriminator_b"),
+        lambda_cycle=lambda_cycle, lambda_identity=lambda_cycle * lambda_identity)
+    # one Adam per pair of networks updates each weight exactly as one Adam per network would
+    trainer.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                    d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    return trainer
+
+
+# ---------------------------------------------------------------------------------------------
 # the registry
+
+
+DOMAINS = tuple(pretrained.RECIPES["cyclegan"]["domains"])  # what the CycleGANs translate: A -> B
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,7 +531,7 @@ class Recipe:
     name: str
     title: str
     source: str
-    build: object          # () -> compiled trainer with train_step and sample()
+    build: object          # () -> compiled trainer with train_step and sample() or translate()
     batch_size: int
     scale: str             # data range the trainer learns: "unit" [0, 1] or "tanh" [-1, 1]
     conditional: bool
@@ -329,12 +539,43 @@ class Recipe:
     drop_remainder: bool = True
     fixes: tuple = ()
     notes: str = ""
+    translates: bool = False  # a CycleGAN: trained on DOMAINS pairs, scored on translations
+
+    @property
+    def scores_category(self):
+        """Is the classifier's verdict on a category scored: the requested one of conditional
+        samples, or the target domain of translations?"""
+        return self.conditional or self.translates
 
     def dataset(self, data, seed=0):
-        """The recipe's training pipeline over `data.x_train` (a `FashionMNIST`)."""
+        """The recipe's training pipeline over the training split of `data` (a `FashionMNIST`)."""
+        if self.translates:  # unpaired (A, B) batches, as the course's CycleGAN trains on
+            return pretrained.make_training_data("cyclegan", data, self.batch_size, seed, DOMAINS)
         labels = data.y_train if self.with_labels else None
         return make_dataset(data.x_train, labels, batch_size=self.batch_size, scale=self.scale,
                             seed=seed, drop_remainder=self.drop_remainder)
+
+    def epoch_size(self, data):
+        """Training examples in one epoch: the larger domain for a CycleGAN, else the split."""
+        if self.translates:
+            return max(len(cyclegan.domain_images(data, domain)) for domain in DOMAINS)
+        return len(data.x_train)
+
+
+def course_recipe(model, notes):
+    """`models.build` of the shipped recipe `pretrained.RECIPES[model]` (its latent size and
+    options), trained at its batch size on its model's data scale."""
+    shipped = pretrained.RECIPES[model]
+    spec = models.spec(shipped["model"])
+
+    def build():
+        return models.build(shipped["model"], latent_dim=shipped.get("latent_dim"), **shipped.get("options", {}))
+
+    return Recipe(f"course_{model}", f'this course\'s {model} (models.build("{model}", **options))',
+                  f'prodgen_lessons.pretrained.RECIPES["{model}"]', build, shipped["batch_size"], spec.scale,
+                  spec.conditional, translates=model == "cyclegan",
+                  notes=f"{notes}; as the shipped model: latent_dim {shipped.get('latent_dim', spec.latent_dim)}, "
+                        f"options {shipped.get('options', {})}")
 
 
 RECIPES = {r.name: r for r in [
@@ -355,6 +596,48 @@ RECIPES = {r.name: r for r in [
                  "updated together from one forward pass, "
                  "samples from a moving average of G's weights (momentum 0.999 after a warm-up), "
                  "bfloat16 compute where the CPU has it; pretrained RECIPES[\"cgan\"] uses the same recipe"),
+    course_recipe("dcgan", "the cGAN's recipe without the condition: the hinge loss, no dropout, G and D "
+                           "updated from one forward pass, samples from a moving average of G's weights, "
+                           "bfloat16 where the CPU has it"),
+    Recipe("paper_infogan", "InfoGAN paper, MNIST setup (Chen et al. 2016)", "arxiv.org/abs/1606.03657, appendix C.1",
+           build_paper_infogan, 64, "tanh", False,
+           notes="written from the paper's description: noise 62, one 10-way categorical and two "
+                 "uniform continuous codes; G FC1024-FC7x7x128-upconv64-upconv1 with BN + ReLU, D "
+                 "conv64-conv128-FC1024 with LeakyReLU 0.1 and BN, Q a FC128 head on D; the "
+                 "cross-entropy GAN loss, lambda 1, Adam 2e-4 for D and 1e-3 for G (beta_1 0.5, "
+                 "the DCGAN setting), batch 64, float32. Ours: tanh output (the paper names none); "
+                 "trained by the course's InfoGAN step, which updates both players from one forward "
+                 "pass and scores the continuous codes as unit-variance Gaussians (Q gives their means)"),
+    course_recipe("infogan", "the DCGAN recipe plus the codes: noise 62, a 10-way categorical and two "
+                             "continuous codes, Q on D's body, lambda 1"),
+    Recipe("tf_vae", "TF convolutional VAE tutorial", "tensorflow.org/tutorials/generative/cvae",
+           lambda: build_tutorial_vae(), 32, "unit", False,
+           notes="written from the tutorial's description: encoder conv 32-64 (3x3, stride 2), decoder "
+                 "Dense 7x7x32 - upconv 64-32 - Bernoulli logits, Adam 1e-4, batch 32, samples from "
+                 "N(0, I); latent_dim 2 as published (a plane for its pictures: too few dimensions "
+                 "for sharp products). Ours: grey levels in [0, 1] as soft Bernoulli targets (the "
+                 "tutorial binarises MNIST), and the course's VAE step, which takes the KL term in "
+                 "closed form (the tutorial estimates the same ELBO from its one sampled z)"),
+    course_recipe("vae", "convolutional VAE with Bernoulli logits, Adam 1e-3; with prior_components it "
+                         "samples from a mixture fitted to the training codes (fitted anew at each checkpoint)"),
+    Recipe("tf_cvae", "TF VAE tutorial with a label (CVAE)", "tensorflow.org/tutorials/generative/cvae",
+           lambda: build_tutorial_vae(NUM_CLASSES), 32, "unit", True,
+           notes="tf_vae's networks and training, the one-hot label concatenated to the encoder's "
+                 "flattened features and to z (the tutorial itself is unconditional)"),
+    course_recipe("cvae", "the VAE with the one-hot category given to encoder and decoder"),
+    Recipe("kerasio_cyclegan", "keras.io CycleGAN example, at 28 pixels", "keras.io/examples/generative/cyclegan",
+           build_kerasio_cyclegan, 1, "tanh", False, translates=True,
+           notes="written from the example's description: ResNet generator with reflection padding and "
+                 "instance normalisation (weights and IN gamma drawn from N(0, 0.02)), PatchGAN "
+                 "discriminator, LSGAN losses (D's halved), lambda_cycle 10, lambda_identity 0.5 "
+                 "(identity weight 10 x 0.5), Adam(2e-4, beta_1 0.5), batch 1. Scaled to 28 "
+                 "pixels: 6 residual blocks (the paper's number for small images; 9 at 256 "
+                 "pixels) and D's third stride-2 layer strides 1 (a 7x7 grid of patch scores). "
+                 "Ours: no random jitter or flips (Fashion-MNIST's shoes all face one way), and the "
+                 "course's CycleGAN step, in which both generators minimise one loss with both cycle "
+                 "terms (the example steps each on its own adversarial, cycle and identity terms)"),
+    course_recipe("cyclegan", "ResNet generator (32 filters, 3 residual blocks), PatchGAN, LSGAN, "
+                              "lambda_cycle 10, identity weight 5, Adam(2e-4, 0.5)"),
 ]}
 
 
