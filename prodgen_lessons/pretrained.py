@@ -136,7 +136,7 @@ def model_card(name) -> str:
              f"latent_dim={r.get('latent_dim')} seed={r['seed']} options={r.get('options', {})}",
              f"trained: {t['seconds'] / 60:.1f} min on {t['machine']}, {t['date']}"
              + (f", computing in {t['precision']}" if "precision" in t else ""),
-             f"data: {t['data']}",
+             f"data: {t['data']}" + (f"\nnote: {t['note']}" if t.get("note") else ""),
              "files: " + ", ".join(f"{k} ({v['bytes'] / 1e6:.1f} MB)" for k, v in card["files"].items())]
     if card.get("metrics"):
         from prodgen_lessons.metrics import format_report

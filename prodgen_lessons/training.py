@@ -12,6 +12,7 @@
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -172,6 +173,22 @@ def _h5_layout(path):
     return layout, epoch
 
 
+def _weights_digest(h5file):
+    """(SHA-256 over every dataset's name and bytes, in name order; names of datasets holding NaN
+    or inf). The checksum covers the weights, not the file, so attributes may change."""
+    import h5py
+
+    datasets = {}
+    h5file.visititems(lambda name, obj: datasets.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    digest, not_finite = hashlib.sha256(), []
+    for name in sorted(datasets):
+        value = np.asarray(datasets[name])
+        digest.update(name.encode() + value.tobytes())
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            not_finite.append(name)
+    return digest.hexdigest(), not_finite
+
+
 def _build_optimizers(trainer):
     """Optimiser slots are created lazily; a fresh trainer needs them before loading.
 
@@ -206,6 +223,7 @@ def _save_checkpoint(trainer, path, epoch):
         trainer.save_weights(tmp, overwrite=True)
         with h5py.File(tmp, "a") as f:
             f.attrs["epoch"] = int(epoch)
+            f.attrs["weights_sha256"] = _weights_digest(f)[0]  # checked by `resume`
 
 
 class Checkpoint(keras.callbacks.Callback):
@@ -248,6 +266,17 @@ def resume(trainer, directory, filename=CHECKPOINT_NAME):
                          f"(corrupt or truncated?): {err}") from err
     if epoch is None:
         raise ValueError(f"checkpoint {path} has no epoch number: it was not written by Checkpoint")
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        expected_digest = f.attrs.get("weights_sha256")
+        digest, not_finite = _weights_digest(f)
+    if expected_digest is not None and digest != expected_digest:
+        raise ValueError(f"checkpoint {path}: its weights do not match the checksum written with them "
+                         "(the file was damaged or altered); resume from another copy or start anew")
+    if not_finite:
+        raise ValueError(f"checkpoint {path} holds NaN or inf weights ({', '.join(not_finite[:3])}"
+                         f"{', ...' if len(not_finite) > 3 else ''}); it cannot generate: start anew")
     # The layout this trainer would write, to compare variable by variable.
     with tempfile.TemporaryDirectory() as tmp:
         expected, _ = _h5_layout(_write_layout_probe(trainer, tmp))

@@ -369,3 +369,15 @@ def test_dcgan_and_infogan_recipes_take_the_hinge_loss_and_one_forward_pass():
         assert int(trainer.g_optimizer.iterations) == 1 and int(trainer.d_optimizer.iterations) == 1
     with pytest.raises(ValueError, match="bce"):
         dcgan.build_dcgan(latent_dim=16, base_filters=8, label_smoothing=0.1)
+
+
+def test_sampling_runs_in_batches_with_the_same_images():
+    trainer = dcgan.build_dcgan(latent_dim=8, base_filters=8, precision="float32")
+    calls = []
+    generator = trainer.generator
+    trainer.generator = lambda x, training=False: calls.append(len(x)) or generator(x, training=training)
+    images = trainer.sample(1200, seed=3)
+    assert calls == [500, 500, 200] and images.shape == (1200, 28, 28, 1)
+    trainer.generator = generator
+    assert np.allclose(images[:7], trainer.sample(7, seed=3), atol=1e-5)  # same z, same images
+    assert trainer.sample(0).shape == (0, 28, 28, 1)

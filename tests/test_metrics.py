@@ -318,3 +318,19 @@ def test_product_width_and_brightness():
     x[1, 2:20, 10:14] = 0.8
     assert M.product_width(x).tolist() == [10, 4]
     assert np.allclose(M.product_brightness(x), [0.5, 0.8])
+
+
+def test_exercise_check_says_what_is_wrong_without_raising(capsys):
+    from prodgen_lessons import exercises
+
+    cases = [(np.array([1.0, -2.0]),), (np.array([[0.5]]),)]
+    def not_written(x):
+        raise NotImplementedError
+    assert not exercises.check(not_written, np.square, cases, name="f")
+    assert not exercises.check(lambda x: x * 2, np.square, cases, name="f")
+    assert not exercises.check(lambda x: x.sum(), np.square, cases, name="f")
+    assert not exercises.check(lambda x: 1 / 0, np.square, cases, name="f")
+    assert exercises.check(lambda x: x * x, np.square, cases, name="f")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("f: not written yet") and "case 1 gives" in lines[1]
+    assert "shape" in lines[2] and "ZeroDivisionError" in lines[3] and lines[4] == "f: correct on all 2 cases"

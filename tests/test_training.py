@@ -280,3 +280,34 @@ def test_nothing_is_saved_for_the_epoch_nan_guard_stopped(tmp_path):
     assert checkpoint.path.read_bytes() == before
     assert training.resume(tiny_cgan(), tmp_path) == 1
     assert json.loads((tmp_path / "history.json").read_text())["history"] == {"d_loss": [1.0]}
+
+
+def test_damaged_or_nan_checkpoints_are_refused_by_their_checksum(tmp_path):
+    import h5py
+
+    trainer = tiny_cgan()
+    path = tmp_path / training.CHECKPOINT_NAME
+    training._save_checkpoint(trainer, path, epoch=1)
+    assert training.resume(tiny_cgan(), tmp_path) == 1  # intact: loads
+
+    def first_kernel(f):
+        names = []
+        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and o.ndim > 1 else None)
+        return f[names[0]]
+
+    with h5py.File(path, "a") as f:  # one weight changed: a bit flip, or an edit
+        kernel = first_kernel(f)
+        value = kernel[()]
+        value.flat[0] += 1.0
+        kernel[...] = value
+    with pytest.raises(ValueError, match="do not match the checksum"):
+        training.resume(tiny_cgan(), tmp_path)
+
+    with h5py.File(path, "a") as f:  # NaN weights with a matching checksum are refused too
+        kernel = first_kernel(f)
+        value = kernel[()]
+        value.flat[0] = np.nan
+        kernel[...] = value
+        f.attrs["weights_sha256"] = training._weights_digest(f)[0]
+    with pytest.raises(ValueError, match="NaN or inf"):
+        training.resume(tiny_cgan(), tmp_path)

@@ -43,6 +43,7 @@ from prodgen_lessons.models.gan import (
     discriminator_accuracy,
     dtype_policy,
     gan_optimizers,
+    in_batches,
     resolve_precision,
 )
 
@@ -248,7 +249,7 @@ class CGAN(GAN):
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
         labels = self._labels(n, labels, self.num_classes)
         with self.averaged_generator() as generator:
-            return _to_unit(generator([z, labels], training=False))
+            return _to_unit(in_batches(generator, [z, labels]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,7 +327,7 @@ class MultiConditionCGAN(CGAN):
             shades = (np.arange(n) // self.num_classes) % 2
         shades = self._labels(n, shades, self.cardinalities[1], what="shades")
         with self.averaged_generator() as generator:
-            return _to_unit(generator([z, labels, shades], training=False))
+            return _to_unit(in_batches(generator, [z, labels, shades]))
 
     def shade_compliance(self, n=500, seed=0):
         """Fraction of samples whose measured shade equals the requested one."""

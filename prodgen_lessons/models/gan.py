@@ -128,6 +128,20 @@ def _images_of(data):
     return data
 
 
+SAMPLE_BATCH = 500  # images per forward pass when sampling: memory stays flat whatever n is
+
+
+def in_batches(network, inputs, batch_size=SAMPLE_BATCH):
+    """network(inputs, training=False) over slices of `batch_size` rows, as one numpy array.
+    `inputs`: an array or a list of arrays with the same number of rows."""
+    listed = isinstance(inputs, (list, tuple))
+    parts = list(inputs) if listed else [inputs]
+    starts = range(0, len(parts[0]), batch_size) or [0]  # an empty input still gives its shape
+    return np.concatenate([np.asarray(network([x[i:i + batch_size] for x in parts] if listed
+                                              else parts[0][i:i + batch_size], training=False))
+                           for i in starts])
+
+
 def _to_unit(images):
     """[-1, 1] generator output -> float32 numpy in [0, 1]."""
     images = np.asarray(images, dtype="float32")
@@ -343,4 +357,4 @@ class GAN(keras.Model):
         """n images as float32 numpy in [0, 1], shape (n, H, W, C); same seed -> same images."""
         z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim)).astype("float32")
         with self.averaged_generator() as generator:
-            return _to_unit(generator(z, training=False))
+            return _to_unit(in_batches(generator, z))

@@ -29,6 +29,7 @@ from prodgen_lessons.models.gan import (
     discriminator_accuracy,
     dtype_policy,
     gan_optimizers,
+    in_batches,
     resolve_precision,
 )
 
@@ -139,7 +140,7 @@ class InfoGAN(GAN):
             continuous = np.broadcast_to(np.asarray(codes["continuous"], "float32"),
                                          (n, self.num_continuous))
         with self.averaged_generator() as generator:
-            return _to_unit(generator([z, category.astype("int32"), np.array(continuous)], training=False))
+            return _to_unit(in_batches(generator, [z, category.astype("int32"), np.array(continuous)]))
 
 
 def build_infogan(latent_dim=62, image_shape=(28, 28, 1), num_categories=10, num_continuous=2,

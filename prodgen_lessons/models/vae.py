@@ -32,6 +32,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from prodgen_lessons.models.gan import SAMPLE_BATCH
+
 # ---------------------------------------------------------------------------------------------
 # losses
 
@@ -166,6 +168,20 @@ def build_decoder(image_shape=(28, 28, 1), latent_dim=16, num_classes=None, base
 # the ex-post density of the codes
 
 
+def responsibilities(codes, weights, means, variances):
+    """E-step: r[i, k], the probability that code i came from component k of a mixture of
+    diagonal Gaussians, shape (n, K); each row sums to 1."""
+    x = np.asarray(codes, dtype=np.float64)
+    precision = 1.0 / variances
+    # log pi_k + log N(x_i | m_k, diag(s_k^2)), expanded so that no (n, K, d) array is built
+    log_p = (-0.5 * ((x * x) @ precision.T - 2.0 * x @ (means * precision).T
+                     + np.sum(means * means * precision, axis=1))
+             - 0.5 * np.sum(np.log(2 * np.pi * variances), axis=1) + np.log(weights))
+    log_p -= log_p.max(axis=1, keepdims=True)  # exp without overflow
+    r = np.exp(log_p)
+    return r / r.sum(axis=1, keepdims=True)
+
+
 def fit_gaussian_mixture(codes, components, iterations=60, seed=0, min_var=1e-4):
     """EM for a mixture of diagonal Gaussians: (weights (K,), means (K, D), variances (K, D)).
 
@@ -179,18 +195,11 @@ def fit_gaussian_mixture(codes, components, iterations=60, seed=0, min_var=1e-4)
     variances = np.tile(x.var(axis=0) + min_var, (k, 1))
     weights = np.full(k, 1.0 / k)
     for _ in range(iterations):
-        # log N(x | mean_k, var_k) for every pair, expanded so that no (n, k, d) array is built
-        precision = 1.0 / variances
-        log_p = (-0.5 * ((x * x) @ precision.T - 2.0 * x @ (means * precision).T
-                         + np.sum(means * means * precision, axis=1))
-                 - 0.5 * np.sum(np.log(2 * np.pi * variances), axis=1) + np.log(weights))
-        log_p -= log_p.max(axis=1, keepdims=True)
-        resp = np.exp(log_p)
-        resp /= resp.sum(axis=1, keepdims=True)
-        mass = resp.sum(axis=0) + 1e-10
+        r = responsibilities(x, weights, means, variances)            # E-step
+        mass = r.sum(axis=0) + 1e-10                                  # M-step
         weights = mass / n
-        means = (resp.T @ x) / mass[:, None]
-        variances = np.maximum((resp.T @ (x * x)) / mass[:, None] - means * means, min_var)
+        means = (r.T @ x) / mass[:, None]
+        variances = np.maximum((r.T @ (x * x)) / mass[:, None] - means * means, min_var)
     return weights, means, variances
 
 
@@ -390,7 +399,11 @@ class VAE(keras.Model):
         z = np.asarray(z, dtype="float32")
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"z must have shape (n, {self.latent_dim}), got {z.shape}")
-        return _sigmoid(self._decode(z, self._labels(len(z), labels), False))
+        labels = self._labels(len(z), labels)
+        starts = range(0, len(z), SAMPLE_BATCH) or [0]  # in slices: memory does not grow with n
+        return np.concatenate([_sigmoid(self._decode(z[i:i + SAMPLE_BATCH],
+                                                     None if labels is None else labels[i:i + SAMPLE_BATCH], False))
+                               for i in starts])
 
     def reconstruct(self, x, labels=None):
         """Decode the posterior mean of each image: the deterministic reconstruction, in [0, 1]."""
