@@ -19,13 +19,13 @@ def test_every_recipe_names_a_model_and_its_networks():
 
 
 def test_unknown_pretrained_name_lists_valid_ones():
-    with pytest.raises(ValueError, match="shipped models are: classifier, cgan"):
+    with pytest.raises(ValueError, match="shipped models are: classifier, classifier2, cgan"):
         pretrained.load_pretrained("stylegan")
 
 
-def test_shipped_weights_stay_under_30_mb():
+def test_shipped_weights_stay_under_40_mb():
     total = sum(p.stat().st_size for p in pretrained.PRETRAINED_DIR.rglob("*.weights.h5"))
-    assert total < 30e6, f"{total / 1e6:.1f} MB of shipped weights"
+    assert total < 40e6, f"{total / 1e6:.1f} MB of shipped weights"
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -35,8 +35,8 @@ def test_shipped_card_is_complete(name):
     assert card["training"]["seconds"] > 0 and card["training"]["machine"]
     for fname, meta in card["files"].items():
         assert pretrained.sha256(pretrained.PRETRAINED_DIR / name / fname) == meta["sha256"]
-    if name == "classifier":
-        assert card["metrics"]["test_accuracy"] >= 0.92
+    if card["recipe"]["model"] == "classifier":  # the judge, and the second, independent one
+        assert card["metrics"]["test_accuracy"] >= {"classifier": 0.92}.get(name, 0.89)
     else:
         assert card["noise_floor"]["fid"] is not None and card["metrics"]["fid"] is not None
 

@@ -269,8 +269,9 @@ class GAN(keras.Model):
     def _averaging_optimizer(self):
         """G's optimiser if it keeps a moving average of G's weights (`use_ema=True`) and has
         taken a step (before that its averages are zeros), else None."""
-        opt = getattr(self.g_optimizer, "inner_optimizer", self.g_optimizer)  # under loss scaling
-        return opt if opt.use_ema and opt.built and int(opt.iterations.numpy()) > 0 else None
+        opt = getattr(self, "g_optimizer", None)  # None before compile
+        opt = getattr(opt, "inner_optimizer", opt)  # under loss scaling
+        return opt if opt is not None and opt.use_ema and opt.built and int(opt.iterations.numpy()) > 0 else None
 
     def fit(self, *args, **kwargs):
         """keras.Model.fit; then G takes the averaged weights when its optimiser keeps them
