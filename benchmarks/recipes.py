@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from prodgen_lessons import article, models, pretrained
+from prodgen_lessons import article, models, pretrained, training
 from prodgen_lessons.data import NUM_CLASSES, make_dataset
 from prodgen_lessons.models import cyclegan, infogan, vae
 
@@ -548,9 +548,9 @@ class Recipe:
         return self.conditional or self.translates
 
     def dataset(self, data, seed=0):
-        """The recipe's training pipeline over the training split of `data` (a `FashionMNIST`)."""
+        """The recipe's training pipeline over the training split of `data` (a `Catalogue`)."""
         if self.translates:  # unpaired (A, B) batches, as the course's CycleGAN trains on
-            return pretrained.make_training_data("cyclegan", data, self.batch_size, seed, DOMAINS)
+            return training.make_training_data("cyclegan", data, self.batch_size, seed, DOMAINS)
         labels = data.y_train if self.with_labels else None
         return make_dataset(data.x_train, labels, batch_size=self.batch_size, scale=self.scale,
                             seed=seed, drop_remainder=self.drop_remainder)

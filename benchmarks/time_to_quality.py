@@ -9,7 +9,7 @@ the independent second network's ("FID2"), each next to its noise floor (real tr
 test images, same features, same N). Generators are scored on samples (conditional accuracy for
 the conditional ones, precision/recall); CycleGANs on the held-out sneakers they translate,
 against real ankle boots (share classified as boots, FID, the cycle error), as
-`prodgen_lessons.pretrained.evaluate` scores the shipped CycleGAN.
+`prodgen_lessons.metrics.evaluate_model` scores the shipped CycleGAN.
 
 All families accumulate in one results.json (families -> recipes -> runs): a finished run is
 never trained again, a new invocation adds the runs it is missing. Writes RESULTS.md (a section
@@ -195,7 +195,7 @@ def real_sets(data, translating):
 
 def sample_size_for(data, translating, sample_size):
     """N for one kind of score, capped by the held-out images there are: the test split for
-    samples, the held-out source-domain images for translations (as `pretrained.evaluate` does)."""
+    samples, the held-out source-domain images for translations (as `metrics.evaluate_model` does)."""
     if not translating:
         return min(int(sample_size), len(data.x_test))
     from prodgen_lessons.models.cyclegan import domain_images
@@ -259,13 +259,14 @@ def score_samples(trainer, recipe, evaluators, data, sample_size, seed=SAMPLE_SE
 
 def score_translations(trainer, evaluators, data, sample_size):
     """The held-out source images translated A -> B, scored against real B images by
-    `pretrained.evaluate` (the shipped CycleGAN's scores): share classified as B, FID in both
+    `metrics.evaluate_model` (the shipped CycleGAN's scores): share classified as B, FID in both
     feature spaces, and the cycle error mean |a - G_ba(G_ab(a))| in [0, 1] pixels."""
-    from prodgen_lessons.pretrained import evaluate
+    from prodgen_lessons.metrics import evaluate_model
+    from recipes import DOMAINS
 
     first, second = evaluators
-    metrics, _ = evaluate(trainer, "cyclegan", data, classifier=first.classifier, sample_size=sample_size,
-                          second=second.classifier)
+    metrics, _ = evaluate_model(trainer, "cyclegan", data, classifier=first.classifier, sample_size=sample_size,
+                                second=second.classifier, domains=DOMAINS)
     return _kept(metrics)
 
 

@@ -1,17 +1,24 @@
 """`prodgen`: the course's command line.
 
-    prodgen data info [--require-full]
-    prodgen train MODEL [--epochs N --batch-size N --latent-dim N --minutes M --seed N
-                         --data fashion-mnist|PATH --out DIR --resume]
-    prodgen generate MODEL [--category "ankle boot"] [--count 64] [--seed 0] [--out grid.png] [--checkpoint DIR]
-    prodgen evaluate MODEL [--checkpoint DIR] [--sample-size N]
+    prodgen data info [--data SOURCE] [--require-full]
+    prodgen data colour-variants OUT [--per-category N] [--image-size N] [--seed N]
+    prodgen train MODEL [--data fashion-mnist|sample|FOLDER] [--image-size N] [--skip-broken]
+                        [--epochs N --batch-size N --latent-dim N --minutes M --seed N --out DIR --resume]
+    prodgen generate MODEL [--checkpoint DIR] [--category "ankle boot"] [--count 64] [--seed 0] [--out grid.png]
+    prodgen evaluate MODEL [--checkpoint DIR] [--data SOURCE] [--classifier DIR] [--classifier2 DIR]
     prodgen models
+
+A FOLDER is a shop's catalogue: one sub-folder of photos per category (any script, e.g. 运动鞋/),
+optionally split into train/ and test/. `train` streams it at --image-size (default 64), and the
+run remembers it: `generate` takes its category names, `evaluate` scores against its held-out
+photos with the classifier `prodgen train classifier --data FOLDER` trained. With TF_CONFIG naming
+several workers, `train` runs on all of them (MultiWorkerMirroredStrategy; worker 0 writes).
 
 Exit codes: 0 success, 1 an error the message explains (bad data, missing checkpoint, a folder
 that cannot be written, a full disk, training stopped on NaN, ...), 2 a usage error (unknown
 model or category, bad option value, an option that contradicts the run being resumed),
 130 interrupted. Errors are one line on stderr, never a traceback. A refused command changes no
-file; `train --resume` takes the build settings from the run's settings.json.
+file; `train --resume` takes the build settings and the data from the run's settings.json.
 """
 
 from __future__ import annotations
@@ -27,12 +34,11 @@ import warnings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-MAX_COUNT = 10_000      # images in one generated grid (about 2,900 x 2,900 pixels)
-SAMPLE_CHUNK = 500      # images per forward pass, so memory does not grow with --count
-MAX_SAMPLE_SIZE = 10_000  # the test set's size; each set is generated in one forward pass
+MAX_COUNT = 10_000      # images in one generated grid (about 2,900 x 2,900 pixels at 28 x 28)
+MAX_SAMPLE_SIZE = 10_000  # the Fashion-MNIST test set's size
 MAX_LATENT_DIM = 1024   # the course's models use 16 to 64
 MAX_SEED = 2**32 - 1    # NumPy's seed range
-SETTINGS_NAME = "settings.json"
+SHOWN = 10              # file names listed in a note before "..."
 
 
 class UsageError(Exception):
@@ -87,12 +93,31 @@ def _model_name(name):
         raise UsageError(str(err)) from None
 
 
-def _load_data(source):
+def _note(text):
+    print(f"note: {text}", file=sys.stderr)
+
+
+def _listed(paths):
+    return ", ".join(str(p) for p in paths[:SHOWN]) + (", ..." if len(paths) > SHOWN else "")
+
+
+def _load_catalogue(source, image_size=None, skip_broken=False, channels=None):
+    """The catalogue `source` names, with what a folder does not use or cannot read as notes."""
     from prodgen_lessons import data
 
-    if source in (None, "fashion-mnist"):
-        return data.load_fashion_mnist()
-    return data.load_fashion_mnist(data_dir=source)
+    with warnings.catch_warnings(record=True):  # the same report is in catalogue.unused
+        warnings.simplefilter("always")
+        catalogue = data.load_catalogue(source, image_size=image_size, channels=channels,
+                                        skip_broken=skip_broken)
+    if catalogue.source.startswith("bundled sample") and source not in ("sample",):
+        _note(f"Fashion-MNIST not found, using the small bundled sample; {data.GET_FULL_SET}")
+    if catalogue.unused:
+        _note(f"{len(catalogue.unused)} entries in {catalogue.source} are not used (only "
+              f"{'/'.join(data.IMAGE_SUFFIXES)} files directly inside a category folder are read): "
+              + _listed(catalogue.unused))
+    if catalogue.skipped:
+        _note(f"skipped {len(catalogue.skipped)} unreadable files: {_listed(catalogue.skipped)}")
+    return catalogue
 
 
 def _check_output_folder(folder):
@@ -131,9 +156,11 @@ def _check_output_image(path):
 
 
 def _read_settings(folder):
-    """The build configuration `prodgen train` saved in `folder` (model, latent_dim, batch_size,
-    seed, options), or None when there is none."""
-    path = os.path.join(folder, SETTINGS_NAME)
+    """The build configuration `prodgen train` saved in `folder` (model, image shape, latent_dim,
+    categories, options, batch size, seed, data), or None when there is none."""
+    from prodgen_lessons import training
+
+    path = os.path.join(folder, training.SETTINGS_NAME)
     if not os.path.exists(path):
         return None
     try:
@@ -141,44 +168,66 @@ def _read_settings(folder):
             settings = json.load(f)
     except ValueError as err:  # also a file that is not UTF-8
         raise ValueError(f"{path}: not valid JSON ({err})") from None
+    counts = ("latent_dim", "batch_size", "seed", "num_classes")
     if not (isinstance(settings, dict) and isinstance(settings.get("model"), str)
             and isinstance(settings.get("options", {}), dict)
-            and all(settings.get(k) is None or (type(settings[k]) is int and settings[k] >= 0)
-                    for k in ("latent_dim", "batch_size", "seed"))):
-        raise ValueError(f"{path}: not a `prodgen train` settings file (model, latent_dim, "
-                         "batch_size, seed, options)")
+            and isinstance(settings.get("data") or {}, dict)
+            and all(settings.get(k) is None or (type(settings[k]) is int and settings[k] >= 0) for k in counts)
+            and (settings.get("image_shape") is None or (isinstance(settings["image_shape"], list)
+                                                         and len(settings["image_shape"]) == 3))):
+        raise ValueError(f"{path}: not a `prodgen train` settings file (model, image_shape, "
+                         "latent_dim, num_classes, options, batch_size, seed, data)")
     return settings
 
 
 def _check_run_model(settings, name, folder):
+    from prodgen_lessons import training
+
     if settings is not None and settings["model"] != name:
-        raise ValueError(f"{folder} holds a {settings['model']} run (see its {SETTINGS_NAME}), "
+        raise ValueError(f"{folder} holds a {settings['model']} run (see its {training.SETTINGS_NAME}), "
                          f"not {name}: name {settings['model']}, or use another folder")
 
 
-def _load_trainer(name, checkpoint):
-    """A trainer from a `prodgen train` output folder, or the shipped pretrained model."""
+def _categories(settings):
+    """(class names, Chinese names) of a run: its data's, or Fashion-MNIST's for older runs."""
+    from prodgen_lessons import data
+
+    saved = (settings or {}).get("data") or {}
+    return tuple(saved.get("class_names") or data.CATEGORIES), tuple(saved.get("class_names_zh") or data.CATEGORIES_ZH)
+
+
+def _load_run(name, checkpoint):
+    """(trainer, settings) from a `prodgen train` output folder, or the shipped model and None."""
     from prodgen_lessons import models, pretrained, training
 
     if checkpoint is None:
-        return pretrained.load_pretrained(name)
+        return pretrained.load_pretrained(name), None
     folder = os.path.abspath(checkpoint)
     if not os.path.exists(os.path.join(folder, training.CHECKPOINT_NAME)):
         raise FileNotFoundError(f"no {training.CHECKPOINT_NAME} in {folder}: pass the --out folder "
                                 f"of `prodgen train {name}`, or leave out --checkpoint for the shipped model")
     settings = _read_settings(folder)
     _check_run_model(settings, name, folder)
-    settings = settings or {}
-    trainer = models.build(name, latent_dim=settings.get("latent_dim"), **settings.get("options", {}))
+    s = settings or {}
+    trainer = models.build(name, image_shape=s.get("image_shape") or (28, 28, 1), latent_dim=s.get("latent_dim"),
+                           num_classes=s.get("num_classes") or 10, **s.get("options", {}))
     training.resume(trainer, folder)  # raises, naming the file, if it does not fit this model
-    return trainer
+    return trainer, settings
+
+
+def _check_same_categories(catalogue, settings, folder):
+    """A run can only be measured or continued on the categories it was trained on."""
+    names, _ = _categories(settings)
+    if settings is not None and catalogue.class_names != names:
+        raise ValueError(f"{folder} was trained on the categories {list(names)}, but "
+                         f"{catalogue.source} has {list(catalogue.class_names)}")
 
 
 def cmd_models(args) -> int:
     from prodgen_lessons import models, pretrained
 
     for name, s in models.MODELS.items():
-        shipped = "pretrained" if (pretrained.PRETRAINED_DIR / name / "card.json").exists() else "          "
+        shipped = "pretrained" if pretrained.is_shipped(name) else "          "
         print(f"{name:<11} {shipped}  {s.description}")
     return EXIT_OK
 
@@ -186,25 +235,39 @@ def cmd_models(args) -> int:
 def cmd_data_info(args) -> int:
     from prodgen_lessons import data
 
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter("always")
-        ds = data.load_fashion_mnist(data_dir=args.data_dir)
-    full = not ds.source.startswith("bundled sample")
-    print(f"Fashion-MNIST from {ds.source}: {len(ds.x_train):,} training and "
-          f"{len(ds.x_test):,} test images, {ds.x_train.shape[1]}x{ds.x_train.shape[2]} grayscale")
+    catalogue = _load_catalogue(args.data, args.image_size)
+    full = not catalogue.source.startswith("bundled sample")
+    h, w, c = catalogue.image_shape
+    print(f"{catalogue.source}: {catalogue.num_classes} categories, {len(catalogue.train):,} training and "
+          f"{len(catalogue.test):,} test images, {h}x{w} {'grayscale' if c == 1 else 'RGB'}"
+          + ("" if catalogue.in_memory else ", read from files as training streams them"))
     if not args.quiet:
-        counts = [int((ds.y_train == i).sum()) for i in range(data.NUM_CLASSES)]
-        for i, (en, zh) in enumerate(zip(data.CATEGORIES, data.CATEGORIES_ZH)):
-            print(f"  {i}  {en:<12} {zh:<6} {counts[i]:>6,} training images")
-    if not full:
+        train, test = catalogue.counts("train"), catalogue.counts("test")
+        width = max(len(n) for n in catalogue.class_names)
+        for i, (en, zh) in enumerate(zip(catalogue.class_names, catalogue.class_names_zh)):
+            print(f"  {i:>2}  {en:<{width}}  {zh if zh and zh != en else '':<6} {train[i]:>7,} training, "
+                  f"{test[i]:>6,} test images")
+    if not full and args.require_full:
         print(f"note: this is the small bundled sample; {data.GET_FULL_SET}", file=sys.stderr)
-        if args.require_full:
-            return EXIT_ERROR
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def cmd_colour_variants(args) -> int:
+    from prodgen_lessons import data
+
+    _check_output_folder(args.out)
+    catalogue = _load_catalogue("fashion-mnist")
+    count = data.write_colour_variants(args.out, per_category=args.per_category, image_size=args.image_size,
+                                       seed=args.seed, source=catalogue)
+    names = ", ".join(f"{en} ({data.COLOURS_ZH[en]})" for en in data.COLOURS)
+    print(f"{count:,} product photos, {args.image_size}x{args.image_size} RGB, in {len(data.COLOURS)} colours "
+          f"({names}) -> {args.out}/train and {args.out}/test, one folder per category")
     return EXIT_OK
 
 
 def cmd_train(args) -> int:
-    from prodgen_lessons import models, pretrained, training
+    from prodgen_lessons import models, training
 
     name = _model_name(args.model)
     s = models.spec(name)
@@ -215,32 +278,41 @@ def cmd_train(args) -> int:
     _check_output_folder(os.path.join(out, "samples"))
     saved = _read_settings(out) if os.path.isdir(out) else None
     _check_run_model(saved, name, out)
-    build = dict(latent_dim=args.latent_dim, batch_size=args.batch_size, seed=args.seed)
-    options = {}
+    build = dict(latent_dim=args.latent_dim, batch_size=args.batch_size, seed=args.seed,
+                 image_size=args.image_size)
+    options, domains, source = dict(s.options), None, args.data
     if args.resume:
         if not os.path.exists(checkpoint):
             raise FileNotFoundError(f"no {training.CHECKPOINT_NAME} in {os.path.abspath(out)} to resume: "
                                     "leave out --resume to start a new run there")
         if saved is not None:
-            defaults = dict(latent_dim=s.latent_dim, batch_size=s.batch_size, seed=0)
+            shape = saved.get("image_shape")
+            kept = dict(latent_dim=saved.get("latent_dim") or s.latent_dim,
+                        batch_size=saved.get("batch_size") or s.batch_size, seed=saved.get("seed") or 0,
+                        image_size=shape[0] if shape and not (saved.get("data") or {}).get("in_memory", True) else None)
             for key, value in build.items():
-                kept = saved.get(key) if saved.get(key) is not None else defaults[key]
-                if value is not None and value != kept:
+                if value is not None and kept[key] is not None and value != kept[key]:
                     option = "--" + key.replace("_", "-")
-                    raise UsageError(f"{option} {value} contradicts the {key} {kept} of the run in {out} "
-                                     f"(its {SETTINGS_NAME}): leave {option} out to continue with {kept}")
-                build[key] = kept
-            options = saved.get("options", {})
+                    raise UsageError(f"{option} {value} contradicts the {key} {kept[key]} of the run in {out} "
+                                     f"(its {training.SETTINGS_NAME}): leave {option} out to continue with {kept[key]}")
+                build[key] = kept[key] if value is None else value
+            options, domains = saved.get("options", {}), saved.get("domains")
+            source = source or (saved.get("data") or {}).get("origin")
     elif os.path.exists(checkpoint):
         raise FileExistsError(f"{checkpoint} exists: pass --resume to continue that run, or choose "
                               "another --out folder")
-    seed = build["seed"] if build["seed"] is not None else 0
-    data = _load_data(args.data)
-    print(f"training {name} on {data.source} -> {out}")
-    trainer, history, info = pretrained.train(name, epochs=args.epochs, batch_size=build["batch_size"],
-                                              latent_dim=build["latent_dim"], data=data, out_dir=out,
-                                              resume=args.resume, seed=seed, minutes=args.minutes,
-                                              options=options)
+    catalogue = _load_catalogue(source or "fashion-mnist", build["image_size"], args.skip_broken)
+    _check_same_categories(catalogue, saved if args.resume else None, out)
+    strategy = training.get_strategy(verbose=bool(os.environ.get("TF_CONFIG")))
+    print(f"training {name} on {catalogue.source} ({catalogue.num_classes} categories, "
+          f"{len(catalogue.train):,} training images) -> {out}")
+    trainer, history, info = training.train(
+        name, catalogue, epochs=args.epochs, batch_size=build["batch_size"], latent_dim=build["latent_dim"],
+        out_dir=out, resume=args.resume, seed=build["seed"] or 0, minutes=args.minutes, options=options,
+        domains=domains, strategy=strategy)
+    if info["skipped"]:
+        _note(f"skipped {len(info['skipped'])} unreadable files (listed in {out}/history.json): "
+              + _listed(info["skipped"]))
     nan = info.get("stopped_on_nan")
     if nan:
         kept = (f"{checkpoint} keeps epoch {info['epochs_done']}, the last good one"
@@ -258,25 +330,6 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
-def _sample(trainer, count, labels, seed):
-    """`trainer.sample` in chunks of SAMPLE_CHUNK images, so memory does not grow with `count`.
-
-    The first chunk uses `seed` itself (a grid of up to SAMPLE_CHUNK images is what one
-    `sample(count, seed=seed)` call gives); chunk i draws from SeedSequence([seed, i]), so no two
-    seeds share images. SAMPLE_CHUNK is a multiple of 10: unlabelled conditional sampling keeps
-    cycling through the categories across chunks.
-    """
-    import numpy as np
-
-    parts = []
-    for i, start in enumerate(range(0, count, SAMPLE_CHUNK)):
-        n = min(SAMPLE_CHUNK, count - start)
-        chunk_seed = seed if i == 0 else int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
-        parts.append(trainer.sample(n, labels=None if labels is None else labels[start:start + n],
-                                    seed=chunk_seed))
-    return np.concatenate(parts)
-
-
 def cmd_generate(args) -> int:
     import numpy as np
 
@@ -284,43 +337,70 @@ def cmd_generate(args) -> int:
 
     name = _model_name(args.model)
     s = models.spec(name)
-    if name in ("classifier", "cyclegan"):
+    if s.kind != "generator":
         raise UsageError(f"{name} does not generate from noise; generative models are: "
-                         + ", ".join(n for n in models.MODELS if n not in ("classifier", "cyclegan")))
+                         + ", ".join(n for n, m in models.MODELS.items() if m.kind == "generator"))
+    settings = _read_settings(os.path.abspath(args.checkpoint)) if args.checkpoint else None
+    names, names_zh = _categories(settings)
     labels = None
     if args.category is not None:
         if not s.conditional:
             raise UsageError(f"{name} is not conditional, so --category does not apply; "
                              "conditional models are: " + ", ".join(n for n, m in models.MODELS.items() if m.conditional))
         try:
-            labels = np.full(args.count, data.category_index(args.category))
+            labels = np.full(args.count, data.category_index(args.category, names, names_zh))
         except ValueError as err:
             raise UsageError(str(err)) from None
     _check_output_image(args.out)
-    trainer = _load_trainer(name, args.checkpoint)
-    images = _sample(trainer, args.count, labels, args.seed)
+    trainer, _ = _load_run(name, args.checkpoint)
+    images = trainer.sample(args.count, labels=labels, seed=args.seed)  # in batches: flat memory
     grid = plotting.image_grid(images, ncols=int(np.ceil(np.sqrt(args.count))))
     training.save_png(grid, args.out)
-    what = data.category_name(labels[0]) if labels is not None else "mixed"
+    what = names[labels[0]] if labels is not None else "mixed"
     print(f"{args.count} {name} images ({what}, seed {args.seed}) -> {args.out}")
     return EXIT_OK
 
 
+def _judge(folder, what):
+    """A classifier from a `prodgen train classifier` output folder."""
+    from prodgen_lessons import models
+
+    settings = _read_settings(os.path.abspath(folder))
+    model = (settings or {}).get("model", "classifier")
+    if models.spec(model).kind != "classifier":
+        raise UsageError(f"{what} {folder} holds a {model} run, not a classifier: pass the --out folder "
+                         "of `prodgen train classifier --data ...`")
+    return _load_run(model, folder)
+
+
 def cmd_evaluate(args) -> int:
-    from prodgen_lessons import metrics, pretrained
+    from prodgen_lessons import metrics, models
 
     name = _model_name(args.model)
-    if name == "classifier":
-        data = _load_data(args.data)
-        clf = pretrained.load_pretrained("classifier")
-        loss, acc = clf.evaluate(data.x_test[..., None] / 255.0, data.y_test, verbose=0)
-        print(f"classifier test accuracy {acc:.4f} on {len(data.x_test):,} test images")
+    s = models.spec(name)
+    trainer, settings = _load_run(name, args.checkpoint)
+    source = args.data or ((settings or {}).get("data") or {}).get("origin") or "fashion-mnist"
+    shape = (settings or {}).get("image_shape") or (28, 28, 1)
+    in_memory = ((settings or {}).get("data") or {}).get("in_memory", True)
+    catalogue = _load_catalogue(source, None if in_memory else shape[0], args.skip_broken,
+                                None if in_memory else shape[2])
+    _check_same_categories(catalogue, settings, args.checkpoint)
+    if s.kind == "classifier":
+        loss, acc = trainer.evaluate(catalogue.dataset("test", batch_size=500, scale="unit", shuffle=False,
+                                                       drop_remainder=False), verbose=0)
+        print(f"{name} test accuracy {acc:.4f} on {len(catalogue.test):,} test images of {catalogue.source}")
         return EXIT_OK
-    trainer = _load_trainer(name, args.checkpoint)
-    data = _load_data(args.data)
-    result, floor = pretrained.evaluate(trainer, name, data, sample_size=args.sample_size, seed=args.seed)
-    print(f"{name}: {result.get('sample_size', args.sample_size)} images per set; noise floor = real "
-          "training images against real test images")
+    judges = {}
+    for option, folder in (("--classifier", args.classifier), ("--classifier2", args.classifier2)):
+        if folder is not None:
+            judge, judge_settings = _judge(folder, option)
+            _check_same_categories(catalogue, judge_settings, folder)
+            judges[option] = judge
+    result, floor = metrics.evaluate_model(trainer, name, catalogue, classifier=judges.get("--classifier"),
+                                           second=judges.get("--classifier2"), sample_size=args.sample_size,
+                                           seed=args.seed, domains=(settings or {}).get("domains"))
+    print(f"{name} on {catalogue.source}: {result.get('sample_size', args.sample_size)} images per set; "
+          "noise floor = real training images against real test images")
     print(metrics.format_report(result, floor))
     return EXIT_OK
 
@@ -331,31 +411,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("models", help="the models and which ship pretrained").set_defaults(func=cmd_models)
 
-    data_p = commands.add_parser("data", help="the product-image data set")
+    seed = _int_range(0, MAX_SEED)
+    image_size = _int_range(16, 512, " pixels")
+    data_help = "'fashion-mnist' (default), 'sample', or a folder: one sub-folder of images per category"
+
+    data_p = commands.add_parser("data", help="product-image catalogues")
     data_cmds = data_p.add_subparsers(dest="data_command", required=True)
-    info = data_cmds.add_parser("info", help="where the data comes from and what it holds")
-    info.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX files")
+    info = data_cmds.add_parser("info", help="where a catalogue comes from and what it holds")
+    info.add_argument("--data", default="fashion-mnist", help=data_help + ", or Fashion-MNIST's IDX files")
+    info.add_argument("--image-size", type=image_size, help="side a folder's images are read at (default 64)")
     info.add_argument("--require-full", action="store_true", help="exit 1 if only the bundled sample is available")
     info.add_argument("--quiet", action="store_true", help="one line only")
     info.set_defaults(func=cmd_data_info)
+    colours = data_cmds.add_parser("colour-variants", help="write Fashion-MNIST products in named colours "
+                                                           "as a catalogue folder")
+    colours.add_argument("out", help="a new (or empty) folder")
+    colours.add_argument("--per-category", type=_int_range(1, 6000), default=500,
+                         help="training images per category (test: a fifth as many); default 500")
+    colours.add_argument("--image-size", type=image_size, default=64)
+    colours.add_argument("--seed", type=seed, default=0)
+    colours.set_defaults(func=cmd_colour_variants)
 
-    seed = _int_range(0, MAX_SEED)
     train = commands.add_parser("train", help="train a model (resumable)")
     train.add_argument("model")
-    train.add_argument("--epochs", type=_int_range(1), help="total epochs (default: the recipe's)")
+    train.add_argument("--data", help=data_help + " (with --resume: the run's)")
+    train.add_argument("--image-size", type=image_size, help="side a folder's images are trained at (default 64)")
+    train.add_argument("--skip-broken", action="store_true",
+                       help="skip unreadable images of a folder, count and list them, instead of stopping")
+    train.add_argument("--epochs", type=_int_range(1), help="total epochs (default: 5)")
     train.add_argument("--batch-size", type=_int_range(1))
     train.add_argument("--latent-dim", type=_int_range(1, MAX_LATENT_DIM))
     train.add_argument("--minutes", type=_minutes, help="stop after this much wall-clock time")
-    train.add_argument("--data", default="fashion-mnist", help="'fashion-mnist' or a folder with its IDX files")
     train.add_argument("--out", help="output folder (default runs/MODEL)")
     train.add_argument("--resume", action="store_true",
-                       help="continue the run in --out, with its saved latent dim, batch size and seed")
+                       help="continue the run in --out, with its saved settings and data")
     train.add_argument("--seed", type=seed, help="default 0 (with --resume: the run's)")
     train.set_defaults(func=cmd_train)
 
     gen = commands.add_parser("generate", help="generate a grid of product images")
     gen.add_argument("model")
-    gen.add_argument("--category", help='e.g. "ankle boot", "运动鞋" or 7 (conditional models)')
+    gen.add_argument("--category", help='a category of the model\'s catalogue, e.g. "ankle boot", "运动鞋" or 7')
     gen.add_argument("--count", type=_int_range(1, MAX_COUNT, " images per grid"), default=64)
     gen.add_argument("--seed", type=seed, default=0)
     gen.add_argument("--out", default="grid.png")
@@ -365,8 +460,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev = commands.add_parser("evaluate", help="FID, KID, IS, precision/recall, ... with the noise floor")
     ev.add_argument("model")
     ev.add_argument("--checkpoint", help="a `prodgen train` output folder (default: the shipped model)")
+    ev.add_argument("--data", help=data_help + " (default: the run's)")
+    ev.add_argument("--classifier", help="a `prodgen train classifier` folder: the feature space "
+                                         "(default: the shipped one, for Fashion-MNIST)")
+    ev.add_argument("--classifier2", help="a `prodgen train classifier2` folder: the second feature space")
+    ev.add_argument("--skip-broken", action="store_true", help="skip unreadable images of a folder")
     ev.add_argument("--sample-size", type=_int_range(2, MAX_SAMPLE_SIZE), default=5000)
-    ev.add_argument("--data", default="fashion-mnist")
     ev.add_argument("--seed", type=seed, default=0)
     ev.set_defaults(func=cmd_evaluate)
     return parser

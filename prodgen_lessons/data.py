@@ -1,17 +1,30 @@
-"""Product images for the course: Fashion-MNIST, a shop's own catalogue, and tf.data pipelines.
+"""Product images for the course: one `Catalogue` type for every source, and tf.data pipelines.
 
-Fashion-MNIST (Xiao, Rasul & Vollgraf 2017) holds 70,000 real Zalando product photos, 28x28
-grayscale, in 10 categories; MIT licence. `load_fashion_mnist()` looks for the four IDX files in
-this order and says which source it used:
+A `Catalogue` holds a product catalogue's category names (with Chinese names where known), its
+image shape, a train/test split and where it came from. Three sources make one:
 
-1. an explicit ``data_dir`` argument, or ``$PRODGEN_DATA_DIR``;
-2. the Keras cache ``~/.keras/datasets/fashion-mnist/``;
-3. ``/usr/share/datasets/fashion-mnist/`` (Debian/Ubuntu package ``dataset-fashion-mnist``);
-4. a download from the official mirror into the Keras cache, only when ``allow_download=True``;
-5. the small sample bundled with this package, with a warning that says how to get the full set.
+- `load_fashion_mnist()`: Fashion-MNIST (Xiao, Rasul & Vollgraf 2017), 70,000 real Zalando product
+  photos, 28x28 grayscale, 10 categories, MIT licence. It looks for the four IDX files in this
+  order and says which source it used:
+  1. an explicit ``data_dir`` argument, or ``$PRODGEN_DATA_DIR``;
+  2. the Keras cache ``~/.keras/datasets/fashion-mnist/``;
+  3. ``/usr/share/datasets/fashion-mnist/`` (Debian/Ubuntu package ``dataset-fashion-mnist``);
+  4. a download from the official mirror into the Keras cache, only when ``allow_download=True``;
+  5. the small sample bundled with this package (`load_sample()`), with a warning that says how
+     to get the full set.
+  Every file is checked (magic number, dimensions, size, SHA-256 of the decompressed bytes): a
+  truncated, corrupt or tampered file raises `DataError` naming the file; it is never used silently.
+- `load_catalogue(folder)`: a shop's photos, one sub-folder per category (any script: ``运动鞋/``),
+  optionally split into ``train/`` and ``test/``. Files are listed and their headers checked up
+  front; pixels are decoded while training streams them (`Catalogue.dataset`), so memory does not
+  grow with the catalogue.
+- `write_colour_variants(folder)`: Fashion-MNIST products recoloured in a palette of named
+  product colours, written as such a folder: a colour catalogue to teach with, whose colour the
+  pixels measure exactly (`colour_of`).
 
-Every file is checked (magic number, dimensions, size, SHA-256 of the decompressed bytes): a
-truncated, corrupt or tampered file raises `DataError` naming the file; it is never used silently.
+Pixel conventions: images are stored as uint8; `scale_images` turns them into float32 in [0, 1]
+("unit": VAE, classifier) or [-1, 1] ("tanh": GANs), `as_float` converts between those ranges and
+`to_uint8` back to pixels.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ import gzip
 import hashlib
 import math
 import os
+import threading
 import urllib.request
 import warnings
 import zlib
@@ -53,44 +67,117 @@ class DataError(ValueError):
     """A data file or folder is missing, corrupt or not what it claims to be."""
 
 
-@dataclasses.dataclass(frozen=True)
-class FashionMNIST:
-    x_train: np.ndarray  # (n, 28, 28) uint8
-    y_train: np.ndarray  # (n,) uint8
-    x_test: np.ndarray
-    y_test: np.ndarray
-    source: str
-
-    def __repr__(self):
-        return (f"FashionMNIST(train={len(self.x_train)}, test={len(self.x_test)}, "
-                f"source={self.source!r})")
-
-
 # --------------------------------------------------------------------------- categories
 
-def category_index(category) -> int:
-    """Index of a category given by index, English name or Chinese name (case-insensitive)."""
+def category_index(category, class_names=CATEGORIES, class_names_zh=CATEGORIES_ZH) -> int:
+    """Index of a category given by index, name or Chinese name (case-insensitive).
+
+    Defaults to Fashion-MNIST's categories; `Catalogue.category_index` asks its own."""
+    n = len(class_names)
     if isinstance(category, (int, np.integer)) and not isinstance(category, bool):
-        if 0 <= category < NUM_CLASSES:
+        if 0 <= category < n:
             return int(category)
-        raise ValueError(f"category index {category} is out of range: use 0..{NUM_CLASSES - 1}")
+        raise ValueError(f"category index {category} is out of range: use 0..{n - 1}")
     if isinstance(category, str):
-        key = category.strip().lower()
-        for i, (en, zh) in enumerate(zip(CATEGORIES, CATEGORIES_ZH)):
-            # "T-shirt/top" also answers to "t-shirt" and "top".
-            if key in (en.lower(), zh, *en.lower().split("/")):
+        key = category.strip().lower().replace("/", "-")  # "/" cannot be in a folder's name
+        zh = class_names_zh or (None,) * n
+        for i, (en, cn) in enumerate(zip(class_names, zh)):
+            # "T-shirt/top" also answers to "t-shirt", "top" and "T-shirt-top" (its folder name).
+            if key in (en.lower().replace("/", "-"), (cn or "").lower().replace("/", "-"), *en.lower().split("/")):
                 return i
         if key.isdigit():
-            return category_index(int(key))
-    valid = ", ".join(f"{i}={en} ({zh})" for i, (en, zh) in enumerate(zip(CATEGORIES, CATEGORIES_ZH)))
+            return category_index(int(key), class_names, class_names_zh)
+    valid = ", ".join(f"{i}={en}" + (f" ({cn})" if cn and cn != en else "")
+                      for i, (en, cn) in enumerate(zip(class_names, class_names_zh or (None,) * n)))
     raise ValueError(f"unknown category {category!r}; valid categories are: {valid}")
 
 
-def category_name(index, lang="en") -> str:
-    names = {"en": CATEGORIES, "zh": CATEGORIES_ZH}
-    if lang not in names:
+def category_name(index, lang="en", class_names=CATEGORIES, class_names_zh=CATEGORIES_ZH) -> str:
+    """The English ("en") or Chinese ("zh") name of a category (Chinese falls back to the name)."""
+    if lang not in ("en", "zh"):
         raise ValueError(f"unknown language {lang!r}: use 'en' or 'zh'")
-    return names[lang][category_index(index)]
+    i = category_index(index, class_names, class_names_zh)
+    return (class_names_zh or class_names)[i] or class_names[i] if lang == "zh" else class_names[i]
+
+
+def _known_chinese_name(name):
+    """The Chinese name of a category folder: a Fashion-MNIST category's, the name itself when it
+    is written in Chinese, else None."""
+    try:
+        return CATEGORIES_ZH[category_index(name)]
+    except ValueError:
+        return name if any("\u4e00" <= ch <= "\u9fff" for ch in name) else None
+
+
+# --------------------------------------------------------------------------- pixels and checks
+
+SCALES = {"unit": (1 / 255.0, 0.0), "tanh": (2 / 255.0, -1.0)}
+
+
+def scale_images(images, scale="tanh"):
+    """uint8 pixels to float32: "unit" -> [0, 1] (VAE, classifier), "tanh" -> [-1, 1] (GANs)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale={scale!r}: use 'unit' for [0, 1] or 'tanh' for [-1, 1]")
+    mul, add = SCALES[scale]
+    return np.asarray(images, np.float32) * mul + add
+
+
+def to_uint8(images, scale="unit"):
+    """Inverse of `scale_images`, clipped: float images back to uint8 pixels."""
+    mul, add = SCALES[scale]
+    return np.clip(np.round((np.asarray(images) - add) / mul), 0, 255).astype(np.uint8)
+
+
+def as_float(images, scale="unit", given=None, name="images"):
+    """Images as float32 (N, H, W, C) in the range `scale` names ("unit": [0, 1], "tanh": [-1, 1]).
+
+    uint8 pixels are scaled; float images are taken to be in the range `given` names ("unit" or
+    "tanh"; None: "tanh" when they hold values below 0) and must lie in it. (N, H, W) gains a
+    channel axis."""
+    for s in (scale, given or "unit"):
+        if s not in SCALES:
+            raise ValueError(f"scale={s!r}: use 'unit' for [0, 1] or 'tanh' for [-1, 1]")
+    x = np.asarray(images)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4:
+        raise ValueError(f"{name} must be images (N, H, W) or (N, H, W, C), got shape {np.shape(images)}")
+    if x.dtype == np.uint8:
+        return scale_images(x, scale)
+    x = x.astype(np.float32)
+    if given is None:
+        given = "tanh" if x.size and x.min() < -1e-3 else "unit"
+    low = SCALES[given][1]
+    if x.size and (x.min() < low - 1e-3 or x.max() > 1 + 1e-3):
+        raise ValueError(f"{name} must be uint8 or float in [{low:.0f}, 1], got range "
+                         f"[{x.min():.3f}, {x.max():.3f}]" + ("; for tanh outputs in [-1, 1] pass "
+                                                              "(images + 1) / 2" if given == "unit" else ""))
+    if given != scale:
+        x = (x + 1.0) / 2.0 if scale == "unit" else x * 2.0 - 1.0
+    return np.clip(x, SCALES[scale][1], 1.0)
+
+
+def check_image_shape(image_shape, min_side=1):
+    """(height, width, channels) as a tuple of ints, channels 1 or 3; else a ValueError saying so."""
+    try:
+        shape = tuple(int(d) for d in image_shape)
+    except (TypeError, ValueError):
+        shape = None
+    if not shape or len(shape) != 3 or shape[-1] not in (1, 3) or min(shape[:2]) < min_side:
+        raise ValueError(f"image_shape must be (height, width, channels) with channels 1 or 3 and "
+                         f"sides of at least {min_side}, got {image_shape!r}")
+    return shape
+
+
+def check_labels(labels, n, num_classes):
+    """Labels as int32 (n,), each in 0..num_classes-1; else a ValueError naming the problem."""
+    y = np.asarray(labels)
+    if y.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},) to match the images, got {y.shape}")
+    if y.size and (not np.all(np.equal(np.mod(y, 1), 0)) or y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"labels must be whole numbers from 0 to {num_classes - 1}, "
+                         f"got {y.min()}..{y.max()}")
+    return y.astype(np.int32)
 
 
 # --------------------------------------------------------------------------- IDX files
@@ -197,8 +284,224 @@ def _download(directory: Path) -> None:
             os.replace(tmp, target)  # never leave a half-written file under the final name
 
 
-def load_fashion_mnist(data_dir=None, allow_download=False, verify=True) -> FashionMNIST:
-    """The full Fashion-MNIST set as uint8 arrays, from the first source found (see module doc).
+# --------------------------------------------------------------------------- the catalogue type
+
+IN_MEMORY_LIMIT = 2 * 1024**3  # bytes of pixels `x_train` / `x_test` decode at most from files
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Split:
+    """One split of a catalogue: int32 labels, and either uint8 pixels in memory or image files."""
+
+    labels: np.ndarray
+    pixels: np.ndarray | None = None   # (n, H, W) or (n, H, W, C)
+    files: tuple | None = None         # read (and resized) when needed
+
+    def __len__(self):
+        return len(self.labels)
+
+
+class Catalogue:
+    """A product catalogue from any source: category names, image shape, a train/test split.
+
+    Models, training, metrics, plots, widgets and the CLI take a Catalogue and never ask where it
+    came from. `dataset(split)` streams batches through tf.data; `take(split, n)` decodes a sample
+    into memory; `x_train`, `y_train`, `x_test`, `y_test` give whole splits as arrays (refused for a
+    folder too large to hold). Files found unreadable are an error naming them, or, when the
+    catalogue was loaded with ``skip_broken=True``, skipped and listed in `skipped`. What a folder
+    held but the catalogue does not use is listed in `unused`.
+    """
+
+    def __init__(self, class_names, image_shape, train, test, source, class_names_zh=None,
+                 unused=(), skipped=(), skip_broken=False, origin=None):
+        self.class_names = tuple(str(n) for n in class_names)
+        self.class_names_zh = tuple(class_names_zh) if class_names_zh else tuple(
+            _known_chinese_name(n) for n in self.class_names)
+        self.image_shape = check_image_shape(image_shape)
+        self.train, self.test = train, test
+        self.source = str(source)
+        self.origin = origin  # what `load_catalogue` takes to load it again (None: it cannot)
+        self.unused = tuple(unused)
+        self.skip_broken = bool(skip_broken)
+        self.skipped = list(skipped)
+        self.read_error = None  # the DataError that stopped a stream, for the caller to re-raise
+        self._lock = threading.Lock()
+        self._decoded = {}
+
+    @classmethod
+    def from_arrays(cls, x_train, y_train, x_test, y_test, source, class_names=CATEGORIES,
+                    class_names_zh=CATEGORIES_ZH, origin=None):
+        """A catalogue of uint8 images (n, H, W[, C]) held in memory."""
+        x_train, x_test = np.asarray(x_train), np.asarray(x_test)
+        for name, x in (("x_train", x_train), ("x_test", x_test)):
+            if x.dtype != np.uint8 or x.ndim not in (3, 4):
+                raise ValueError(f"{name} must be uint8 images (n, H, W[, C]), got {x.dtype} {x.shape}")
+        shape = x_train.shape[1:] if x_train.ndim == 4 else (*x_train.shape[1:], 1)
+        k = len(class_names)
+        return cls(class_names, shape, Split(check_labels(y_train, len(x_train), k), x_train),
+                   Split(check_labels(y_test, len(x_test), k), x_test), source, class_names_zh, origin=origin)
+
+    def __repr__(self):
+        h, w, c = self.image_shape
+        return (f"Catalogue({self.num_classes} categories, train={len(self.train):,}, "
+                f"test={len(self.test):,}, {h}x{w}x{c}, source={self.source!r})")
+
+    # --- categories
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    def category_index(self, category) -> int:
+        return category_index(category, self.class_names, self.class_names_zh)
+
+    def category_name(self, index, lang="en") -> str:
+        return category_name(index, lang, self.class_names, self.class_names_zh)
+
+    def counts(self, split="train"):
+        """Images per category in `split`, as an int array (num_classes,)."""
+        return np.bincount(self._split(split).labels, minlength=self.num_classes)
+
+    def describe(self):
+        """What a checkpoint needs to know of its data (class names, image shape, source)."""
+        return dict(source=self.source, origin=self.origin, class_names=list(self.class_names),
+                    class_names_zh=list(self.class_names_zh), image_shape=list(self.image_shape),
+                    in_memory=self.in_memory)
+
+    # --- images
+    @property
+    def in_memory(self):
+        return self.train.pixels is not None
+
+    def _split(self, split):
+        if split not in ("train", "test"):
+            raise ValueError(f"split={split!r}: use 'train' or 'test'")
+        return self.train if split == "train" else self.test
+
+    def _whole(self, split):
+        s = self._split(split)
+        if s.pixels is not None:
+            return s.pixels
+        if split not in self._decoded:
+            need = len(s) * math.prod(self.image_shape)
+            if need > IN_MEMORY_LIMIT:
+                raise DataError(f"{self.source}: its {len(s):,} {split} images would take {need / 1e9:.1f} GB "
+                                f"in memory; stream them with .dataset({split!r}) or decode a sample "
+                                f"with .take({split!r}, n)")
+            self._decoded[split] = self.take(split)
+        return self._decoded[split][0]
+
+    x_train = property(lambda self: self._whole("train"), doc="training images, uint8")
+    x_test = property(lambda self: self._whole("test"), doc="test images, uint8")
+    # With skip_broken, labels follow the images that decoded.
+    y_train = property(lambda self: self._decoded["train"][1] if "train" in self._decoded else self.train.labels)
+    y_test = property(lambda self: self._decoded["test"][1] if "test" in self._decoded else self.test.labels)
+
+    def subset(self, n_train):
+        """The same catalogue with only its first `n_train` training images."""
+        t = self.train
+        train = Split(t.labels[:n_train], None if t.pixels is None else t.pixels[:n_train],
+                      None if t.files is None else t.files[:n_train])
+        return Catalogue(self.class_names, self.image_shape, train, self.test,
+                         f"{self.source} (first {len(train):,})", self.class_names_zh, self.unused,
+                         self.skipped, self.skip_broken)
+
+    def read(self, file):
+        """One image file at this catalogue's shape; None when it is unreadable and skip_broken."""
+        try:
+            return read_image(file, self.image_shape[0], self.image_shape[2])
+        except DataError as err:
+            if not self.skip_broken:
+                self.read_error = err
+                raise
+            with self._lock:
+                if str(file) not in self.skipped:
+                    self.skipped.append(str(file))
+            return None
+
+    def take(self, split="train", n=None, seed=0, category=None):
+        """(uint8 images (m, H, W, C), labels (m,)): all of `split`, or `n` of them drawn with
+        `seed`, optionally of one category only. Files are decoded in parallel threads."""
+        s = self._split(split)
+        idx = np.arange(len(s))
+        if category is not None:
+            idx = idx[s.labels == self.category_index(category)]
+        if n is not None and n < len(idx):
+            idx = np.sort(np.random.default_rng(seed).choice(idx, int(n), replace=False))
+        if s.pixels is not None:
+            x = s.pixels[idx]
+            return (x[..., None] if x.ndim == 3 else x), s.labels[idx]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            images = list(pool.map(self.read, [s.files[i] for i in idx]))
+        keep = [i for i, image in zip(idx, images) if image is not None]
+        stacked = np.stack([im for im in images if im is not None]) if keep else np.zeros((0, *self.image_shape), np.uint8)
+        return stacked, s.labels[np.asarray(keep, int)]
+
+    def dataset(self, split="train", batch_size=128, scale="tanh", shuffle=True, seed=0,
+                drop_remainder=True, augment=None):
+        """A tf.data pipeline of (float32 images (B, H, W, C), int32 labels), deterministic under
+        `seed`. Files are decoded, resized and scaled in parallel as batches are drawn, so memory
+        does not grow with the catalogue."""
+        s = self._split(split)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size={batch_size!r}: use a positive whole number")
+        if drop_remainder and batch_size > len(s):  # whole batches only: the epoch would be empty
+            raise DataError(f"batch size {batch_size} is larger than the {len(s):,} "
+                            f"{'training' if split == 'train' else 'test'} images of {self.source}: "
+                            f"use at most {len(s)}")
+        if s.pixels is not None:
+            return make_dataset(s.pixels, s.labels, batch_size=batch_size, scale=scale, shuffle=shuffle,
+                                seed=seed, drop_remainder=drop_remainder, augment=augment)
+        if scale not in SCALES:
+            raise ValueError(f"scale={scale!r}: use 'unit' for [0, 1] or 'tanh' for [-1, 1]")
+        import tensorflow as tf
+
+        blank = np.zeros(self.image_shape, np.uint8)
+
+        def read(path):
+            image = self.read(path.decode())
+            return (blank, False) if image is None else (image, True)
+
+        mul, add = SCALES[scale]
+        ds = tf.data.Dataset.from_tensor_slices((np.asarray(s.files), s.labels.astype(np.int32)))
+        if shuffle:  # shuffles file names, not pixels: cheap at any size
+            ds = ds.shuffle(len(s), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.map(lambda p, y: (*tf.numpy_function(read, [p], (tf.uint8, tf.bool)), y),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if self.skip_broken:  # the epoch then has an unknown number of batches
+            ds = ds.filter(lambda x, ok, y: ok)
+        ds = ds.map(lambda x, ok, y: (tf.cast(tf.ensure_shape(x, self.image_shape), tf.float32) * mul + add, y))
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        if augment is not None:
+            ds = ds.map(lambda b, y: (augment(b, training=True), y))
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def load_catalogue(source=None, image_size=None, channels=None, skip_broken=False, test_fraction=0.1):
+    """The catalogue `source` names: "fashion-mnist" (default), "sample" (the bundled one), a
+    folder with Fashion-MNIST's IDX files, or a folder of category sub-folders of images
+    (`scan_image_folder`, at `image_size` pixels (default 64) and `channels` (default 3))."""
+    if source in (None, "fashion-mnist", "sample"):
+        catalogue = load_sample() if source == "sample" else load_fashion_mnist()
+    else:
+        root = Path(source).expanduser()
+        if not root.is_dir():
+            raise DataError(f"{root}: no such folder; use 'fashion-mnist', 'sample', a folder with "
+                            "Fashion-MNIST's IDX files, or a folder with one sub-folder of images "
+                            "per category")
+        if not _has_files(root):
+            return scan_image_folder(root, image_size or 64, channels or 3, skip_broken, test_fraction)
+        catalogue = load_fashion_mnist(data_dir=root)
+    h, w, c = catalogue.image_shape
+    if image_size not in (None, h) or channels not in (None, c):
+        raise ValueError(f"{catalogue.source} holds {h}x{w} images with {c} channel(s); an image size "
+                         "and channels are chosen for folders of image files only")
+    return catalogue
+
+
+def load_fashion_mnist(data_dir=None, allow_download=False, verify=True) -> Catalogue:
+    """The full Fashion-MNIST set, from the first source found (see module doc).
 
     A source that exists but holds a bad file raises `DataError` rather than falling through:
     a damaged copy should be repaired, not silently replaced by another.
@@ -221,20 +524,21 @@ def load_fashion_mnist(data_dir=None, allow_download=False, verify=True) -> Fash
         return load_sample()
     directory = candidates[0]
     a = _load_dir(directory, verify=verify)
-    return FashionMNIST(a["train-images-idx3-ubyte"], a["train-labels-idx1-ubyte"],
-                        a["t10k-images-idx3-ubyte"], a["t10k-labels-idx1-ubyte"], str(directory))
+    return Catalogue.from_arrays(a["train-images-idx3-ubyte"], a["train-labels-idx1-ubyte"],
+                                 a["t10k-images-idx3-ubyte"], a["t10k-labels-idx1-ubyte"], str(directory),
+                                 origin=str(directory.resolve()) if explicit else "fashion-mnist")
 
 
-def load_sample() -> FashionMNIST:
+def load_sample() -> Catalogue:
     """The bundled sample: 100 training and 20 test images per category of real Fashion-MNIST."""
     if not SAMPLE_FILE.is_file():
         raise DataError(f"{SAMPLE_FILE} is missing: reinstall prodgen-lessons")
     with np.load(SAMPLE_FILE, allow_pickle=False) as z:
-        return FashionMNIST(z["x_train"], z["y_train"], z["x_test"], z["y_test"],
-                            f"bundled sample ({SAMPLE_FILE.name})")
+        return Catalogue.from_arrays(z["x_train"], z["y_train"], z["x_test"], z["y_test"],
+                                     f"bundled sample ({SAMPLE_FILE.name})", origin="sample")
 
 
-def make_sample(full: FashionMNIST, per_class_train=100, per_class_test=20, seed=0) -> dict:
+def make_sample(full, per_class_train=100, per_class_test=20, seed=0) -> dict:
     """Pick a class-balanced sample of `full` (used once to create the bundled file)."""
     rng = np.random.default_rng(seed)
     out = {}
@@ -249,95 +553,227 @@ def make_sample(full: FashionMNIST, per_class_train=100, per_class_test=20, seed
 # --------------------------------------------------------------------------- a shop's own photos
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+IMAGE_SIZES = (16, 512)  # the smallest and largest side a folder's images are resized to
 
 
-def load_image_folder(path, size=64, channels=3, skip_broken=False):
-    """Read ``path/<category>/*.jpg|png|webp|bmp`` into uint8 arrays (n, size, size, channels).
-
-    Photos are turned upright by their EXIF orientation, transparent ones laid on white and
-    16-bit ones scaled to 8 bits. Returns ``(images, labels, class_names)``, plus the list of
-    skipped files when ``skip_broken=True`` (otherwise an unreadable image, or one too large to
-    decode safely, raises `DataError` naming it). What it does not use (other files, nested
-    folders) is listed in a warning; hidden files are ignored. A category folder left without a
-    readable image is an error.
-    """
+def _pillow_errors():
     from PIL import Image, UnidentifiedImageError
 
-    root = Path(path)
-    if not isinstance(size, int) or not 64 <= size <= 256:
-        raise ValueError(f"size={size!r}: use a whole number of pixels from 64 to 256")
-    if channels not in (1, 3):
-        raise ValueError(f"channels={channels!r}: use 1 (grayscale) or 3 (RGB)")
-    if not root.is_dir():
-        raise DataError(f"{root}: not a folder; expected {root}/<category>/<image>.jpg")
-    entries = sorted(e for e in root.iterdir() if not e.name.startswith("."))
-    class_dirs = [d for d in entries if d.is_dir()]
-    if not class_dirs:
-        raise DataError(f"{root}: no category sub-folders; expected {root}/<category>/<image>.jpg")
-    images, labels, skipped = [], [], []
-    unused = [e for e in entries if not e.is_dir()]
-    for label, class_dir in enumerate(class_dirs):
+    # Pillow's plugins raise all of these for damaged or hostile files.
+    return (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def _unreadable(file, err):
+    return DataError(f"{file}: unreadable image ({err}); pass skip_broken=True (--skip-broken) "
+                     "to skip and count such files")
+
+
+def read_image(file, size, channels=3):
+    """One image file as uint8 (size, size, channels): upright by its EXIF orientation,
+    transparent parts on white, 16-bit scaled to 8 bits. An unreadable file, or one too large to
+    decode safely, raises `DataError` naming it."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(file) as im:
+            im = ImageOps.exif_transpose(im)
+            if im.mode.startswith("I"):  # 16-bit grayscale ("I;16", "I"): convert("L") would clip at 255
+                im = Image.fromarray((np.asarray(im, np.float64) / 257).round().clip(0, 255).astype(np.uint8))
+            elif im.has_transparency_data:
+                im = Image.alpha_composite(Image.new("RGBA", im.size, "white"), im.convert("RGBA"))
+            im = im.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BILINEAR)
+            return np.asarray(im, dtype=np.uint8).reshape(size, size, channels)
+    except _pillow_errors() as err:
+        raise _unreadable(file, err) from err
+
+
+def _check_header(file):
+    """Open `file` far enough to know its format and size (cheap: no pixels are decoded)."""
+    from PIL import Image
+
+    try:
+        with Image.open(file) as im:
+            if min(im.size) < 1:
+                raise ValueError(f"{im.size[0]}x{im.size[1]} pixels")
+    except _pillow_errors() as err:
+        raise _unreadable(file, err) from err
+
+
+def _visible(folder):
+    return sorted(e for e in Path(folder).iterdir() if not e.name.startswith("."))
+
+
+def _scan_categories(folder, names, skip_broken):
+    """(files, labels, unused, skipped) of `folder`/<name>/ for each category name."""
+    files, labels, unused, skipped = [], [], [], []
+    for label, name in enumerate(names):
         found = 0
-        for file in sorted(f for f in class_dir.iterdir() if not f.name.startswith(".")):
-            if file.is_dir() or file.suffix.lower() not in IMAGE_SUFFIXES:
-                unused.append(file)
+        for entry in _visible(folder / name):
+            if entry.is_dir() or entry.suffix.lower() not in IMAGE_SUFFIXES:
+                unused.append(entry)
                 continue
             try:
-                array = _read_image(file, size, channels)
-            except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError,
-                    Image.DecompressionBombError) as err:  # Pillow's plugins raise all of these
+                _check_header(entry)
+            except DataError:
                 if not skip_broken:
-                    raise DataError(f"{file}: unreadable image ({err}); pass skip_broken=True "
-                                    "to skip and count such files") from err
-                skipped.append(str(file))
+                    raise
+                skipped.append(str(entry))
                 continue
-            images.append(array)
+            files.append(str(entry))
             labels.append(label)
             found += 1
         if not found:
-            raise DataError(f"{class_dir}: no readable {'/'.join(IMAGE_SUFFIXES)} images in this "
+            raise DataError(f"{folder / name}: no readable {'/'.join(IMAGE_SUFFIXES)} images in this "
                             "category folder; add some or remove the folder")
+    return files, np.asarray(labels, np.int32), unused, skipped
+
+
+def _hash_fraction(text):
+    """A stable number in [0, 1) for `text`: the same file stays in the same split as the
+    catalogue grows."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") / 2.0**64
+
+
+def _hold_out(files, labels, root, fraction, num_classes):
+    """Boolean mask of the test images: `fraction` of each category by a hash of the file's path,
+    at least one per category of two or more images."""
+    h = np.array([_hash_fraction(str(Path(f).relative_to(root))) for f in files])
+    test = h < fraction
+    for k in range(num_classes):
+        mine = np.flatnonzero(labels == k)
+        if len(mine) >= 2 and not test[mine].any():
+            test[mine[np.argmin(h[mine])]] = True
+        if len(mine) >= 2 and test[mine].all():
+            test[mine[np.argmax(h[mine])]] = False
+    return test
+
+
+def scan_image_folder(path, image_size=64, channels=3, skip_broken=False, test_fraction=0.1) -> Catalogue:
+    """A catalogue of ``path/<category>/*.jpg|png|webp|bmp`` (or ``path/train/<category>/...``
+    and ``path/test/<category>/...``), read at `image_size` x `image_size` with `channels`.
+
+    Every file's header is checked now; pixels are decoded when the catalogue is used. Without
+    train/ and test/ folders, `test_fraction` of each category is held out for evaluation, chosen
+    by a hash of each file's path (stable as the catalogue grows). An unreadable file raises
+    `DataError` naming it, or with ``skip_broken=True`` is skipped and listed in `skipped`. What
+    is not used (other files, nested folders) is listed in `unused` and in a warning; hidden files
+    are ignored. A category folder without a readable image is an error.
+    """
+    root = Path(path)
+    low, high = IMAGE_SIZES
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or not low <= image_size <= high:
+        raise ValueError(f"image size {image_size!r}: use a whole number of pixels from {low} to {high}")
+    if channels not in (1, 3):
+        raise ValueError(f"channels={channels!r}: use 1 (grayscale) or 3 (RGB)")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction={test_fraction!r}: use a fraction between 0 and 1, e.g. 0.1")
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder; expected {root}/<category>/<image>.jpg")
+    entries = _visible(root)
+    folders = {e.name: e for e in entries if e.is_dir()}
+    unused = [e for e in entries if not e.is_dir()]
+    if "train" in folders and "test" in folders:
+        unused += [e for n, e in folders.items() if n not in ("train", "test")]
+        names = [e.name for e in _visible(root / "train") if e.is_dir()]
+        test_names = [e.name for e in _visible(root / "test") if e.is_dir()]
+        if names != test_names or not names:
+            raise DataError(f"{root}: train/ has the category folders {names} and test/ has "
+                            f"{test_names}; both need the same, non-empty set")
+        train_files, train_labels, u1, s1 = _scan_categories(root / "train", names, skip_broken)
+        test_files, test_labels, u2, s2 = _scan_categories(root / "test", names, skip_broken)
+        unused += [e for e in (*(root / "train").iterdir(), *(root / "test").iterdir())
+                   if not e.is_dir() and not e.name.startswith(".")] + u1 + u2
+        skipped = s1 + s2
+    else:
+        names = list(folders)
+        if not names:
+            raise DataError(f"{root}: no category sub-folders; expected {root}/<category>/<image>.jpg")
+        files, labels, u, skipped = _scan_categories(root, names, skip_broken)
+        unused += u
+        test = _hold_out(files, labels, root, test_fraction, len(names))
+        files = np.asarray(files)
+        train_files, train_labels = files[~test], labels[~test]
+        test_files, test_labels = files[test], labels[test]
     if unused:
-        shown = ", ".join(str(f.relative_to(root)) for f in unused[:20])
+        shown = ", ".join(str(e.relative_to(root)) + ("/" if e.is_dir() else "") for e in unused[:20])
         warnings.warn(f"{root}: {len(unused)} entries not used (only {'/'.join(IMAGE_SUFFIXES)} files "
                       f"directly inside a category folder are read): {shown}"
                       + (", ..." if len(unused) > 20 else ""), stacklevel=2)
-    result = (np.stack(images), np.asarray(labels, np.int32), [d.name for d in class_dirs])
-    return (*result, skipped) if skip_broken else result
+    return Catalogue(names, (image_size, image_size, channels),
+                     Split(np.asarray(train_labels, np.int32), files=tuple(train_files)),
+                     Split(np.asarray(test_labels, np.int32), files=tuple(test_files)),
+                     str(root), unused=[str(e) for e in unused], skipped=skipped, skip_broken=skip_broken,
+                     origin=str(root.resolve()))
 
 
-def _read_image(file, size, channels):
-    """One image file as uint8 (size, size, channels): upright, on white, 8 bits per channel."""
-    from PIL import Image, ImageOps
+# --------------------------------------------------------------------------- a colour catalogue
 
-    with Image.open(file) as im:
-        im = ImageOps.exif_transpose(im)
-        if im.mode.startswith("I"):  # 16-bit grayscale ("I;16", "I"): convert("L") would clip at 255
-            im = Image.fromarray((np.asarray(im, np.float64) / 257).round().clip(0, 255).astype(np.uint8))
-        elif im.has_transparency_data:
-            im = Image.alpha_composite(Image.new("RGBA", im.size, "white"), im.convert("RGBA"))
-        im = im.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BILINEAR)
-        return np.asarray(im, dtype=np.uint8).reshape(size, size, channels)
+# Named product colours whose ink directions (255 - colour) lie at least 21 degrees apart, so the
+# colour of a product is measured exactly from its pixels (`colour_of`).
+COLOURS = {"red": (205, 30, 40), "yellow": (235, 195, 25), "green": (40, 150, 60),
+           "blue": (40, 80, 205), "purple": (135, 50, 170)}
+COLOURS_ZH = {"red": "红色", "yellow": "黄色", "green": "绿色", "blue": "蓝色", "purple": "紫色"}
+
+
+def colourise(grey, colour):
+    """Fashion-MNIST pixels (0 = background, 255 = full product) as a product of `colour` (RGB)
+    on white: each pixel mixes white and the colour in the proportion of its grey value."""
+    g = np.asarray(grey, np.float32)[..., None] / 255.0
+    return np.round(255.0 - g * (255.0 - np.asarray(colour, np.float32))).astype(np.uint8)
+
+
+def colour_of(images, threshold=0.15):
+    """Index into `COLOURS` of each product's colour, measured from its pixels: the direction of
+    the mean "ink" (1 - pixel, in [0, 1]) over the product's pixels (ink above `threshold` in some
+    channel), matched to the nearest palette direction. Exact for `colourise`'s images."""
+    x = as_float(images)
+    if x.shape[-1] != 3:
+        raise ValueError(f"colour_of needs RGB images (N, H, W, 3), got shape {np.shape(images)}")
+    ink = 1.0 - x
+    product = ink.max(-1, keepdims=True) > threshold
+    mean_ink = (ink * product).sum((1, 2)) / np.maximum(product.sum((1, 2)), 1)
+    palette = 255.0 - np.asarray(list(COLOURS.values()), np.float32)
+    palette /= np.linalg.norm(palette, axis=1, keepdims=True)
+    direction = mean_ink / np.maximum(np.linalg.norm(mean_ink, axis=1, keepdims=True), 1e-8)
+    return np.argmax(direction @ palette.T, axis=1).astype(np.int32)
+
+
+def write_colour_variants(out, per_category=500, image_size=64, seed=0, source=None):
+    """Write Fashion-MNIST products as `image_size` RGB PNGs in the `COLOURS` palette:
+    ``out/train/<category>/<colour>-<n>.png`` (`per_category` images per category) and
+    ``out/test/...`` (a fifth as many), each product in one colour drawn with `seed`.
+
+    Returns the number of files written. `out` must not exist yet, or be an empty folder:
+    nothing earlier is overwritten."""
+    from PIL import Image
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} exists and is not an empty folder: choose a new folder "
+                              "(nothing is overwritten)")
+    if isinstance(per_category, bool) or not isinstance(per_category, int) or per_category < 1:
+        raise ValueError(f"per_category={per_category!r}: use a positive whole number")
+    low, high = IMAGE_SIZES
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or not low <= image_size <= high:
+        raise ValueError(f"image size {image_size!r}: use a whole number of pixels from {low} to {high}")
+    source = source or load_fashion_mnist()
+    rng = np.random.default_rng(seed)
+    names, palette = list(COLOURS), list(COLOURS.values())
+    written = 0
+    for split, x, y, count in (("train", source.x_train, source.y_train, per_category),
+                               ("test", source.x_test, source.y_test, max(1, per_category // 5))):
+        for k, category in enumerate(source.class_names):
+            folder = out / split / category.replace("/", "-")  # "T-shirt/top" -> "T-shirt-top"
+            folder.mkdir(parents=True, exist_ok=True)
+            for n, i in enumerate(np.flatnonzero(y == k)[:count]):
+                c = int(rng.integers(len(palette)))
+                image = Image.fromarray(colourise(np.squeeze(x[i]), palette[c]))
+                image.resize((image_size, image_size), Image.BILINEAR).save(folder / f"{names[c]}-{n:05d}.png")
+                written += 1
+    return written
 
 
 # --------------------------------------------------------------------------- tf.data
-
-SCALES = {"unit": (1 / 255.0, 0.0), "tanh": (2 / 255.0, -1.0)}
-
-
-def scale_images(images, scale="tanh"):
-    """uint8 pixels to float32: "unit" -> [0, 1] (VAE, classifier), "tanh" -> [-1, 1] (GANs)."""
-    if scale not in SCALES:
-        raise ValueError(f"scale={scale!r}: use 'unit' for [0, 1] or 'tanh' for [-1, 1]")
-    mul, add = SCALES[scale]
-    return np.asarray(images, np.float32) * mul + add
-
-
-def to_uint8(images, scale="unit"):
-    """Inverse of `scale_images`, clipped: float images back to uint8 pixels."""
-    mul, add = SCALES[scale]
-    return np.clip(np.round((np.asarray(images) - add) / mul), 0, 255).astype(np.uint8)
-
 
 def make_dataset(images, labels=None, batch_size=128, scale="tanh", pad_to=None, shuffle=True,
                  seed=0, cache=True, drop_remainder=True, augment=None):

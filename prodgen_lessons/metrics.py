@@ -542,19 +542,9 @@ class Evaluator:
     def _prepare(self, images, name):
         import keras
 
-        x = np.asarray(images)
-        if x.dtype == np.uint8:
-            x = x / 255.0
-        x = x.astype(np.float32)
-        if x.ndim == 3:
-            x = x[..., None]
-        if x.ndim != 4:
-            raise ValueError(f"{name} must be images (N, H, W) or (N, H, W, C), got shape {x.shape}")
-        if x.min() < -1e-3 or x.max() > 1 + 1e-3:
-            raise ValueError(
-                f"{name} must be in [0, 1] (or uint8), got range [{x.min():.3f}, {x.max():.3f}]; "
-                "for tanh outputs in [-1, 1] pass (images + 1) / 2"
-            )
+        from prodgen_lessons.data import as_float
+
+        x = as_float(images, "unit", given="unit", name=name)
         h, w, c = self.image_shape
         if x.shape[-1] != c:  # e.g. a 64x64x3 generator scored by the grey 28x28 classifier
             x = x.mean(axis=-1, keepdims=True) if c == 1 else np.repeat(x.mean(-1, keepdims=True), c, axis=-1)
@@ -709,3 +699,85 @@ def format_report(metrics, floor=None):
         if j == 0:
             lines.append("-" * len(lines[0]))
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- a model, measured
+
+SAMPLE_SIZE = 5000  # images per set for every shipped metric (FID depends on it)
+
+
+def evaluate_model(trainer, model, catalogue, classifier=None, second=None, sample_size=SAMPLE_SIZE,
+                   seed=0, domains=None):
+    """Every metric of a trained model against `catalogue`'s real images, and the noise floor.
+
+    A generator is scored on `sample_size` samples (cycling through the categories; the
+    conditional accuracy for conditional models), a translator (CycleGAN) on the held-out images of
+    its first domain, translated, against real images of the second. `classifier` supplies the
+    feature space; `second`, an independent network, gives the FID again as "fid2". Both default
+    to the shipped judges ("classifier", "classifier2") for Fashion-MNIST; another catalogue needs
+    its own (`prodgen train classifier --data FOLDER`). InfoGAN also gets `infogan_codes`, a
+    translator its cycle error. Returns (result, floor) dicts for `format_report`.
+    """
+    from prodgen_lessons import models, pretrained
+    from prodgen_lessons.data import CATEGORIES, as_float
+    from prodgen_lessons.models.cyclegan import DEFAULT_DOMAINS
+
+    if classifier is None:
+        if catalogue.class_names != CATEGORIES or catalogue.image_shape != (28, 28, 1):
+            raise ValueError(f"no classifier for {catalogue.source}: the shipped judges know Fashion-MNIST "
+                             f"only; train one with `prodgen train classifier --data {catalogue.source}` "
+                             "and pass it (--classifier)")
+        classifier = pretrained.load_pretrained("classifier")
+        if second is None and pretrained.is_shipped(pretrained.SECOND_OPINION):
+            second = pretrained.load_pretrained(pretrained.SECOND_OPINION)
+    s = models.spec(model)
+
+    def real(split, category=None):  # a catalogue in memory is subsampled by the Evaluator
+        return catalogue.take(split, n=None if catalogue.in_memory else sample_size, seed=seed, category=category)
+
+    if s.kind == "translator":
+        src, dst = (catalogue.category_index(d) for d in domains or DEFAULT_DOMAINS)
+        sources = catalogue.take("test", category=src)[0]
+        fakes = trainer.translate(sources, "a2b")
+        labels = np.full(len(fakes), dst)
+        real_train, real_test = real("train", dst), real("test", dst)
+        sample_size = min(len(fakes), sample_size)
+    else:
+        labels = np.arange(sample_size) % catalogue.num_classes
+        fakes = trainer.sample(sample_size, labels=labels, seed=seed)
+        real_train, real_test = real("train"), real("test")
+        labels = labels if s.conditional else None
+    evaluator = Evaluator(classifier, sample_size=sample_size, seed=seed)
+    result = evaluator.evaluate(fakes, labels, real_train, real_test)
+    floor = evaluator.noise_floor(real_train, real_test)
+    if second is not None:
+        judge = Evaluator(second, sample_size=sample_size, seed=seed)
+        result["fid2"] = judge.evaluate(fakes, None, real_train)["fid"]
+        floor["fid2"] = judge.noise_floor(real_train, real_test)["fid"]
+    if hasattr(trainer, "num_continuous"):  # InfoGAN: do its codes mean something?
+        result.update(infogan_codes(trainer, classifier, seed=seed))
+    if s.kind == "translator":  # how much of the input survives the round trip a -> b -> a
+        back = trainer.translate(fakes * 2.0 - 1.0, "b2a")
+        result["cycle_error"] = float(np.mean(np.abs(back - as_float(sources))))
+    return result, floor
+
+
+def infogan_codes(trainer, classifier, n=2000, steps=5, seed=0):
+    """What an InfoGAN's codes control: the purity of its categorical code (best one-to-one
+    matching with the categories the classifier sees), and the mean product width and brightness
+    as each continuous code sweeps from -1 to 1 (the others at 0, the same noise and categories)."""
+    codes = np.arange(n) % trainer.num_categories
+    seen = classifier.predict(trainer.sample(n, codes={"category": codes}, seed=seed), batch_size=500, verbose=0)
+    purity, _ = code_purity(codes, seen, num_categories=max(trainer.num_categories, seen.shape[1]))
+    out = {"code_purity": purity}
+    m = n // steps
+    for j in range(trainer.num_continuous):
+        width, brightness = [], []
+        for value in np.linspace(-1, 1, steps):
+            continuous = np.zeros((m, trainer.num_continuous), "float32")
+            continuous[:, j] = value
+            images = trainer.sample(m, codes={"category": codes[:m], "continuous": continuous}, seed=seed)
+            width.append(float(product_width(images).mean()))
+            brightness.append(float(product_brightness(images).mean()))
+        out[f"continuous_{j}_width"], out[f"continuous_{j}_brightness"] = width, brightness
+    return out

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from prodgen_lessons.data import CATEGORIES
+from prodgen_lessons.data import CATEGORIES, as_float
 
 
 def _as_display(images):
-    """(n, H, W[, C]) in [0, 1], [-1, 1] or uint8 -> float array in [0, 1] that imshow accepts."""
+    """(n, H, W[, C]) in [0, 1], [-1, 1] or uint8 -> float array in [0, 1] that imshow accepts;
+    values a little outside the range (a decoder's overshoot) are clipped, not refused."""
     x = np.asarray(images)
-    if x.dtype == np.uint8:
-        x = x / 255.0
-    elif x.min() < -1e-3:  # tanh-scaled
-        x = (x + 1.0) / 2.0
-    x = np.clip(x, 0.0, 1.0)
-    return x[..., 0] if x.ndim == 4 and x.shape[-1] == 1 else x
+    if x.dtype != np.uint8:
+        x = np.clip(x, -1.0, 1.0) if x.size and x.min() < -1e-3 else np.clip(x, 0.0, 1.0)
+    x = as_float(x)
+    return x[..., 0] if x.shape[-1] == 1 else x
 
 
-def show_images(images, labels=None, ncols=10, title=None, size=1.1, cmap="gray_r", axes_off=True):
-    """A grid of product images; `labels` are category indices or strings shown above each."""
+def show_images(images, labels=None, ncols=10, title=None, size=1.1, cmap="gray_r", axes_off=True,
+                class_names=CATEGORIES):
+    """A grid of product images; `labels` are category indices (named by `class_names`, default
+    Fashion-MNIST's) or strings, shown above each."""
     import matplotlib.pyplot as plt
 
     x = _as_display(images)
@@ -33,7 +34,7 @@ def show_images(images, labels=None, ncols=10, title=None, size=1.1, cmap="gray_
             ax.imshow(x[i], cmap=cmap if x[i].ndim == 2 else None, vmin=0, vmax=1)
             if labels is not None:
                 lab = labels[i]
-                ax.set_title(lab if isinstance(lab, str) else CATEGORIES[int(lab)], fontsize=7)
+                ax.set_title(lab if isinstance(lab, str) else class_names[int(lab)], fontsize=7)
         if axes_off:
             ax.axis("off")
     if title:

@@ -1,14 +1,17 @@
-"""Training helpers shared by the GAN trainers: seeding, device strategy, and Keras callbacks.
+"""Training: `train` (what `prodgen train` and the shipped recipes run), and what it is made of.
 
+- `train(model, data, ...)`: build the model for a catalogue, stream its training split, fit
+  it with checkpoints, sample grids, a NaN guard and an optional time budget, resumably.
 - `seed_everything(seed)`: Python, NumPy and TensorFlow/Keras seeds in one call.
-- `get_strategy()`: MirroredStrategy over all visible GPUs when there are 2+, else the default.
+- `get_strategy()`: MultiWorkerMirroredStrategy when TF_CONFIG names several workers,
+  MirroredStrategy over 2+ GPUs, else the default; `distributed_fit` trains under the first.
 - `atomic_write`, `write_json`, `save_png`: files written all-or-nothing (temp file, fsync, rename).
 - `SampleGrid`: a fixed-noise sample grid PNG per epoch, and `make_gif()` of the whole run.
 - `Checkpoint` + `resume`: networks, both optimisers' state and the epoch number in one
   `.weights.h5` file, written atomically, so an interrupted run continues where it stopped.
 - `HistoryLog`: the losses of every epoch in a JSON file, kept across resumed runs.
 - `NaNGuard`: stops training when a loss turns NaN/inf or explodes, and rolls back to the last
-  good weights.
+  good weights. `TimeBudget`: stops after a wall-clock budget.
 """
 
 import contextlib
@@ -17,6 +20,7 @@ import json
 import os
 import random
 import tempfile
+import time
 from pathlib import Path
 
 import keras
@@ -36,24 +40,38 @@ def seed_everything(seed=0):
     return seed
 
 
-def get_strategy(mixed_precision=False, verbose=True):
-    """The tf.distribute strategy for this machine, with a one-line description printed.
+def _workers():
+    """The worker addresses TF_CONFIG names (several machines training one model), or []."""
+    try:
+        return list(json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {}).get("worker", []))
+    except (ValueError, AttributeError) as err:
+        raise ValueError(f"TF_CONFIG is not valid JSON with a cluster of workers ({err})") from None
 
-    2+ visible GPUs -> MirroredStrategy over all of them; otherwise the default strategy (one
-    device). Build and compile the trainer inside `with strategy.scope():`.
+
+def get_strategy(mixed_precision=False, verbose=True):
+    """The tf.distribute strategy for this machine (or cluster), with a one-line description.
+
+    TF_CONFIG naming 2+ workers -> MultiWorkerMirroredStrategy (train with `distributed_fit`:
+    Keras 3's `fit` fails under it); 2+ visible GPUs -> MirroredStrategy over all of them;
+    otherwise the default strategy (one device). Build and compile the trainer inside
+    `with strategy.scope():`.
     mixed_precision: False, True (mixed_float16 on GPU, mixed_bfloat16 on CPU) or a policy name;
     it sets keras.mixed_precision.set_global_policy, so call this before building models.
     XLA is chosen per trainer: `trainer.compile(..., jit_compile=True)` (slower on this CPU).
     """
     import tensorflow as tf
 
+    workers = _workers()
     gpus = tf.config.list_logical_devices("GPU")
     if mixed_precision:
         policy = mixed_precision if isinstance(mixed_precision, str) else (
             "mixed_float16" if gpus else "mixed_bfloat16")
         keras.mixed_precision.set_global_policy(policy)
     policy = keras.mixed_precision.global_policy().name
-    if len(gpus) > 1:
+    if len(workers) > 1:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        text = f"MultiWorkerMirroredStrategy over {len(workers)} workers (this is worker {strategy.cluster_resolver.task_id})"
+    elif len(gpus) > 1:
         strategy = tf.distribute.MirroredStrategy([g.name for g in gpus])
         text = f"MirroredStrategy over {len(gpus)} GPUs"
     else:
@@ -63,6 +81,61 @@ def get_strategy(mixed_precision=False, verbose=True):
     if verbose:
         print(f"strategy: {text}, {strategy.num_replicas_in_sync} replica(s), policy {policy}")
     return strategy
+
+
+def is_multi_worker(strategy):
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def is_chief(strategy):
+    """Whether this process writes the run's files: always, except on workers other than 0."""
+    return not is_multi_worker(strategy) or strategy.cluster_resolver.task_id == 0
+
+
+def distributed_fit(trainer, dataset, strategy, epochs, steps_per_epoch, initial_epoch=0,
+                    callbacks=(), verbose=1):
+    """`fit` under MultiWorkerMirroredStrategy, where Keras 3's own fails ("unsupported type
+    PerReplica", keras-team/keras#20585): the trainer's `train_step` runs under `strategy.run`
+    on each replica's share of every batch of `dataset` (which must repeat), the optimisers
+    all-reduce the gradients, and the replicas' logs are averaged. The callbacks are called as
+    `fit` calls them; a stop that any worker's callbacks ask for (time budget, NaN guard) stops
+    every worker after the same step. Returns a keras History."""
+    import tensorflow as tf
+
+    batches = iter(strategy.experimental_distribute_dataset(dataset))
+
+    @tf.function
+    def step(batch):
+        logs = strategy.run(trainer.train_step, args=(batch,))
+        return {k: strategy.reduce("MEAN", v, axis=None) for k, v in logs.items()}
+
+    @tf.function
+    def anyone_stops(flag):
+        votes = strategy.run(lambda: tf.distribute.get_replica_context().all_reduce("SUM", tf.identity(flag)))
+        return strategy.reduce("SUM", votes, axis=None) > 0
+
+    history = keras.callbacks.History()
+    callbacks = keras.callbacks.CallbackList([*callbacks, history], model=trainer, verbose=verbose,
+                                             epochs=epochs, steps=steps_per_epoch)
+    trainer.stop_training = False
+    callbacks.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        callbacks.on_epoch_begin(epoch)
+        logs = {}
+        for i in range(steps_per_epoch):
+            callbacks.on_train_batch_begin(i)
+            logs = {k: float(v) for k, v in step(next(batches)).items()}
+            callbacks.on_train_batch_end(i, logs)
+            if anyone_stops(tf.constant(float(trainer.stop_training))):
+                trainer.stop_training = True
+                break
+        callbacks.on_epoch_end(epoch, logs)
+        if trainer.stop_training:
+            break
+    callbacks.on_train_end()
+    return history
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,3 +475,146 @@ class NaNGuard(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.stopped is None and not self._bad(logs):
             self._snapshot()
+
+
+# ---------------------------------------------------------------------------------------------
+# time budget and the training run
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training after `seconds` of wall-clock time (checked after every batch)."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        if not (np.isfinite(float(seconds)) and seconds > 0):  # NaN would never stop, < 0 at once
+            raise ValueError(f"seconds={seconds!r}: use a positive, finite number of seconds")
+        self.seconds = float(seconds)
+        self.exhausted = False
+
+    def on_train_begin(self, logs=None):
+        self.start = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.time() - self.start > self.seconds:
+            self.exhausted = True
+            self.model.stop_training = True
+
+
+SETTINGS_NAME = "settings.json"
+
+
+def make_training_data(model, catalogue, batch_size, seed=0, domains=None):
+    """The tf.data pipeline `model` trains on: the catalogue's training split, scaled as the model
+    wants it, with labels; for a translator, unpaired batches of its two `domains` (categories)."""
+    from prodgen_lessons import models
+    from prodgen_lessons.models import cyclegan
+
+    s = models.spec(model)
+    if s.kind == "translator":
+        a, b = (catalogue.take("train", category=d)[0] for d in domains or cyclegan.DEFAULT_DOMAINS)
+        return cyclegan.domain_pair_dataset(a, b, batch_size=batch_size, seed=seed)
+    return catalogue.dataset("train", batch_size=batch_size, scale=s.scale, seed=seed)
+
+
+def train(model, data=None, epochs=None, batch_size=None, latent_dim=None, out_dir=None, resume=False,
+          seed=0, minutes=None, options=None, domains=None, samples=True, verbose=1, strategy=None):
+    """Train `model` on the catalogue `data` (default: Fashion-MNIST) the Keras way (`fit`), with
+    checkpoints every epoch, sample grids and a NaN guard; stop after `minutes` if given. With
+    `resume=True` an interrupted run in `out_dir` continues where it stopped.
+
+    `out_dir` gets settings.json (the full build configuration: model, image shape, latent_dim,
+    categories, options, batch size, seed, data), checkpoint.weights.h5, history.json (every
+    epoch, kept across resumed runs) and samples/. Nothing is written there before the
+    checkpoint to resume (if any) has loaded. Under a multi-worker strategy (TF_CONFIG) every
+    worker trains, worker 0 writes. Returns (trainer, history dict of this call's epochs, info);
+    info["stopped_on_nan"] says where NaNGuard stopped the run, info["skipped"] lists the
+    unreadable files a folder catalogue loaded with skip_broken left out."""
+    import tensorflow as tf
+
+    from prodgen_lessons import models
+    from prodgen_lessons.data import load_fashion_mnist
+
+    s = models.spec(model)
+    epochs = int(epochs if epochs is not None else 5)
+    batch_size = int(batch_size if batch_size is not None else s.batch_size)
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch size must be positive, got {epochs} and {batch_size}")
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        if not resume and (out_dir / CHECKPOINT_NAME).exists():
+            raise FileExistsError(f"{out_dir / CHECKPOINT_NAME} exists: pass resume=True "
+                                  "(--resume) to continue it, or choose another output folder")
+    budget = TimeBudget(minutes * 60) if minutes else None
+    strategy = strategy or get_strategy(verbose=False)
+    seed_everything(seed)
+    data = data or load_fashion_mnist()
+    options = dict(options or {})
+    with strategy.scope():
+        trainer = models.build(s.name, image_shape=data.image_shape, latent_dim=latent_dim,
+                               num_classes=data.num_classes, **options)
+    dataset = make_training_data(s.name, data, batch_size, seed, domains)
+    guard = NaNGuard(verbose=verbose > 0)
+    callbacks = [guard]
+    initial_epoch = 0
+    history_log = grid = None
+    writes = out_dir is not None and is_chief(strategy)
+    if out_dir is not None:
+        if resume:
+            from prodgen_lessons.training import resume as load_checkpoint  # the argument hides it
+
+            initial_epoch = load_checkpoint(trainer, out_dir)
+            if verbose and initial_epoch:
+                print(f"resuming from {out_dir / CHECKPOINT_NAME} after epoch {initial_epoch}")
+    if writes:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(out_dir / SETTINGS_NAME,
+                   dict(model=s.name, image_shape=list(data.image_shape), latent_dim=latent_dim or s.latent_dim,
+                        num_classes=data.num_classes, options=options, batch_size=batch_size, seed=seed,
+                        domains=list(domains) if domains else None, data=data.describe()), indent=1)
+        history_log = HistoryLog(out_dir / "history.json", initial_epoch, guard=guard)
+        callbacks += [Checkpoint(out_dir, guard=guard), history_log]
+        if samples and s.kind == "generator":
+            grid = SampleGrid(out_dir / "samples", n=100, seed=seed)
+            callbacks.append(grid)
+    if budget is not None:
+        callbacks.append(budget)
+    steps = int(dataset.cardinality())
+    if steps < 0:  # unknown, when unreadable files may be skipped: an epoch is a pass over the file list
+        steps = max(1, len(data.train) // batch_size)
+        dataset = dataset.repeat()
+    start = time.time()
+    try:
+        if is_multi_worker(strategy):
+            history = distributed_fit(trainer, dataset.repeat(), strategy, epochs, steps,
+                                      initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
+        else:
+            validation = (data.dataset("test", batch_size=512, scale=s.scale, shuffle=False, drop_remainder=False)
+                          if s.kind == "classifier" else None)
+            history = trainer.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks,
+                                  steps_per_epoch=steps, validation_data=validation, shuffle=False,
+                                  verbose=verbose)  # the dataset shuffles
+    except tf.errors.OpError:
+        if getattr(data, "read_error", None) is not None:  # a file the stream could not decode
+            raise data.read_error from None
+        raise
+    seconds = time.time() - start
+    h = {k: [float(v) for v in vs] for k, vs in (history.history if history else {}).items()}
+    epochs_done = initial_epoch + len(next(iter(h.values()), []))
+    stopped_on_nan = None
+    if guard.stopped is not None:  # that epoch did not finish: not in the history or the checkpoint
+        epoch, batch, metric, value = guard.stopped
+        epochs_done = epoch
+        h = {k: v[:epoch - initial_epoch] for k, v in h.items()}
+        stopped_on_nan = dict(epoch=epoch + 1, batch=int(batch), metric=metric, value=str(value))
+    info = dict(seconds=seconds, epochs_done=epochs_done,
+                stopped_by_time=bool(budget and budget.exhausted), stopped_on_nan=stopped_on_nan,
+                data=data.source, precision=getattr(trainer, "generator", trainer).dtype_policy.name,
+                skipped=list(getattr(data, "skipped", [])))
+    if history_log is not None:
+        history_log.write(**info)
+    if grid is not None and (out_dir / "samples").exists():
+        try:
+            grid.make_gif()
+        except ValueError:  # no epoch finished: no grid to animate
+            pass
+    return trainer, h, info

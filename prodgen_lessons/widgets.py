@@ -18,7 +18,7 @@ import io
 
 import numpy as np
 
-from prodgen_lessons.data import CATEGORIES, CATEGORIES_ZH
+from prodgen_lessons.data import CATEGORIES, CATEGORIES_ZH, as_float
 from prodgen_lessons.plotting import image_grid, show_images
 
 __all__ = ["cgan_explorer", "cgan_explorer_static", "vae_explorer", "vae_explorer_static",
@@ -41,10 +41,21 @@ def _png(images, ncols, scale=3):
     return buffer.getvalue()
 
 
-def _category_options(num_classes):
-    if num_classes == len(CATEGORIES):
-        return [(f"{en} / {zh}", i) for i, (en, zh) in enumerate(zip(CATEGORIES, CATEGORIES_ZH))]
-    return [(f"category {i}", i) for i in range(num_classes)]
+def _names(num_classes, class_names=None, class_names_zh=None):
+    """Display names of the categories: the catalogue's (`class_names`, with Chinese names where
+    known), else Fashion-MNIST's when there are ten, else "category i"."""
+    if class_names is None and num_classes == len(CATEGORIES):
+        class_names, class_names_zh = CATEGORIES, CATEGORIES_ZH
+    if class_names is None:
+        return [f"category {i}" for i in range(num_classes)]
+    if len(class_names) != num_classes:
+        raise ValueError(f"{len(class_names)} class names for a model of {num_classes} categories")
+    zh = class_names_zh or [None] * num_classes
+    return [f"{en} / {cn}" if cn and cn != en else en for en, cn in zip(class_names, zh)]
+
+
+def _category_options(num_classes, class_names=None, class_names_zh=None):
+    return [(name, i) for i, name in enumerate(_names(num_classes, class_names, class_names_zh))]
 
 
 def _check_positive(name, value):
@@ -99,17 +110,18 @@ def _cgan_noise(trainer, n, seed, values, directions):
     return z + np.asarray(values, "float32") @ directions  # shift every image the same way
 
 
-def cgan_explorer(trainer, n=8, num_directions=3, value_range=6.0):
+def cgan_explorer(trainer, n=8, num_directions=3, value_range=6.0, class_names=None, class_names_zh=None):
     """Category dropdown (English / Chinese), sliders for `num_directions` fixed directions of z,
     and a seed slider; shows `n` generated products of the chosen category (one per noise vector).
     z has norm about sqrt(latent_dim) (8 for 64), so the sliders' +-6 are large but not absurd moves.
+    class_names: the catalogue's (`catalogue.class_names`; default Fashion-MNIST's).
     """
     import ipywidgets as W
 
     n = _check_positive("n", n)
     directions = latent_directions(trainer.latent_dim, num_directions)
-    controls = {"category": W.Dropdown(options=_category_options(trainer.num_classes), value=0,
-                                       description="category")}
+    controls = {"category": W.Dropdown(options=_category_options(trainer.num_classes, class_names, class_names_zh),
+                                       value=0, description="category")}
     for j in range(len(directions)):
         controls[f"direction {j + 1}"] = W.FloatSlider(0.0, min=-value_range, max=value_range, step=0.5,
                                                        description=f"z direction {j + 1}")
@@ -126,7 +138,7 @@ def cgan_explorer(trainer, n=8, num_directions=3, value_range=6.0):
 
 
 def cgan_explorer_static(trainer, categories=None, direction=1, values=(-6, -3, 0, 3, 6), seed=0,
-                         num_directions=3):
+                         num_directions=3, class_names=None):
     """Grid: one row per category, one column per value of slider `direction` (1-based), one fixed
     noise vector (`seed`) -- what the widget shows when you move that slider for each category."""
     categories = list(range(trainer.num_classes)) if categories is None else list(categories)
@@ -139,8 +151,8 @@ def cgan_explorer_static(trainer, categories=None, direction=1, values=(-6, -3, 
     z = _cgan_noise(trainer, 1, seed, shift, directions)  # (len(values), latent_dim), same base z
     labels = np.repeat(categories, len(values))
     images = _cgan_generate(trainer, labels, np.tile(z, (len(categories), 1)))
-    titles = [f"{CATEGORIES[c] if trainer.num_classes == 10 else c}\nd{direction}={v:+.1f}"
-              for c in categories for v in values]
+    names = _names(trainer.num_classes, class_names)
+    titles = [f"{names[c].split(' / ')[0]}\nd{direction}={v:+.1f}" for c in categories for v in values]
     return show_images(images, titles, ncols=len(values), size=1.2,
                        title=f"cGAN explorer: rows = category, columns = slider 'z direction {direction}' "
                              f"(seed {seed})")
@@ -179,7 +191,7 @@ def _vae_decode(vae, start, directions, std, values, labels):
     return vae.decode(z.astype("float32"), np.asarray(labels) if conditional else None)
 
 
-def vae_explorer(vae, images=None, labels=None, value_range=3.0):
+def vae_explorer(vae, images=None, labels=None, value_range=3.0, class_names=None, class_names_zh=None):
     """Two sliders along the two main principal directions of the latent codes (in standard
     deviations), starting from the mean code of the chosen category; shows the decoded product.
 
@@ -188,8 +200,8 @@ def vae_explorer(vae, images=None, labels=None, value_range=3.0):
     import ipywidgets as W
 
     starts, directions, std, num_classes = _vae_geometry(vae, images, labels)
-    controls = {"category": W.Dropdown(options=_category_options(num_classes), value=0,
-                                       description="start at")}
+    controls = {"category": W.Dropdown(options=_category_options(num_classes, class_names, class_names_zh),
+                                       value=0, description="start at")}
     for j in range(len(directions)):
         controls[f"pc{j + 1}"] = W.FloatSlider(0.0, min=-value_range, max=value_range, step=0.25,
                                                description=f"PC {j + 1} (std)")
@@ -207,14 +219,15 @@ def vae_explorer(vae, images=None, labels=None, value_range=3.0):
     return box
 
 
-def vae_explorer_static(vae, category=0, values=(-2, -1, 0, 1, 2), images=None, labels=None):
+def vae_explorer_static(vae, category=0, values=(-2, -1, 0, 1, 2), images=None, labels=None,
+                        class_names=None):
     """Grid over PC 1 (columns) x PC 2 (rows) around the mean code of `category`."""
     starts, directions, std, _ = _vae_geometry(vae, images, labels)
     values = np.asarray(values, "float32")
     grid = np.array([[a, b] for b in values for a in values], "float32")[:, : len(directions)]
     out = _vae_decode(vae, starts[category], directions, std, grid, np.full(len(grid), category))
     titles = [f"pc1={a:+.0f} pc2={b:+.0f}" for b in values for a in values]
-    name = CATEGORIES[category] if len(starts) == 10 else category
+    name = _names(len(starts), class_names)[category].split(" / ")[0]
     return show_images(out, titles, ncols=len(values), size=1.2,
                        title=f"VAE explorer: start = mean code of {name}; columns PC 1, rows PC 2 (std)")
 
@@ -261,7 +274,7 @@ def infogan_explorer_static(trainer, continuous_index=1, values=(-2, -1, 0, 1, 2
         z = np.random.default_rng(seed).standard_normal((1, trainer.latent_dim)).astype("float32")
         out = trainer.generator([np.repeat(z, len(values), 0), np.full(len(values), k, "int32"), cont],
                                 training=False)
-        rows.append(np.clip((np.asarray(out) + 1.0) / 2.0, 0.0, 1.0))
+        rows.append(as_float(out, "unit", given="tanh"))
     titles = [f"code {k}, c{continuous_index}={v:+.0f}" for k in range(trainer.num_categories) for v in values]
     return show_images(np.concatenate(rows), titles, ncols=len(values), size=1.2,
                        title=f"InfoGAN explorer: rows = categorical code, columns = continuous code "

@@ -179,10 +179,10 @@ def test_printed_preprocessing_loads_bgr(tmp_path):
 
 
 def test_library_image_folder_loads_rgb(tmp_path):
-    from prodgen_lessons.data import load_image_folder
+    from prodgen_lessons.data import load_catalogue
 
     _write_red_png(tmp_path)
-    images = load_image_folder(tmp_path, size=64)[0]
+    images = load_catalogue(tmp_path, image_size=64).take("train")[0]
     assert images.shape == (1, 64, 64, 3)
     assert tuple(images[0, 0, 0]) == (255, 0, 0)
 

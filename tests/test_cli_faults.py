@@ -23,15 +23,15 @@ OPTIONS = {"base_filters": 8}  # a small cGAN, which only its saved settings can
 @pytest.fixture(scope="module")
 def tiny(sample):
     """64 training images: an epoch of batches of 32 is two steps."""
-    return data.FashionMNIST(sample.x_train[:64], sample.y_train[:64], sample.x_test, sample.y_test,
-                             "tiny sample")
+    return data.Catalogue.from_arrays(sample.x_train[:64], sample.y_train[:64], sample.x_test, sample.y_test,
+                                      "tiny sample")
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, tiny):
     out = tmp_path_factory.mktemp("trained") / "run"
-    pretrained.train("cgan", epochs=1, batch_size=32, latent_dim=LATENT_DIM, data=tiny, out_dir=out,
-                     options=OPTIONS, verbose=0)
+    training.train("cgan", tiny, epochs=1, batch_size=32, latent_dim=LATENT_DIM, out_dir=out,
+                   options=OPTIONS, verbose=0)
     return out
 
 
@@ -125,7 +125,9 @@ CASES = [
     ("batch larger than the data", "train cgan --batch-size 100 --out {tmp}/new", 1,
      ["batch size 100", "64 training images"], None),
     ("data folder without data", "train cgan --data {tmp}/empty --out {tmp}/new", 1,
-     ["empty", "no Fashion-MNIST files"], _make_targets),
+     ["empty", "no category sub-folders"], _make_targets),
+    ("data folder missing", "train cgan --data {tmp}/missing --out {tmp}/new", 1,
+     ["missing", "no such folder"], None),
     ("train under a file", "train cgan --out {tmp}/a_file/run", 1,
      ["a_file/run", "a_file is not a folder"], _make_targets),
     ("train into a file", "train cgan --out {tmp}/a_file", 1, ["a_file", "not a folder"], _make_targets),
@@ -179,7 +181,10 @@ def test_refusals_in_a_process_of_their_own(tmp_path):
 
 def test_resume_takes_the_saved_settings_and_keeps_the_history(run, tmp_path, capsys):
     settings = json.loads((run / "settings.json").read_text())
-    assert settings == {"model": "cgan", "latent_dim": LATENT_DIM, "batch_size": 32, "seed": 0, "options": OPTIONS}
+    assert {k: settings[k] for k in ("model", "image_shape", "latent_dim", "num_classes", "batch_size", "seed",
+                                     "options")} == {"model": "cgan", "image_shape": [28, 28, 1], "latent_dim": LATENT_DIM,
+                                                     "num_classes": 10, "batch_size": 32, "seed": 0, "options": OPTIONS}
+    assert settings["data"]["class_names"] == list(data.CATEGORIES)
     first = json.loads((run / "history.json").read_text())
     # No --latent-dim, --batch-size or --seed: the run's own are used (the default 64 would not load).
     status, out, err = prodgen(capsys, "train", "cgan", "--resume", "--epochs", "2", "--out", run)
@@ -190,7 +195,7 @@ def test_resume_takes_the_saved_settings_and_keeps_the_history(run, tmp_path, ca
     for key, values in first["history"].items():
         assert len(history["history"][key]) == 2 and history["history"][key][0] == values[0]
     assert json.loads((run / "settings.json").read_text()) == settings
-    assert training.resume(cli._load_trainer("cgan", str(run)), run) == 2
+    assert training.resume(cli._load_run("cgan", str(run))[0], run) == 2
 
     status, out, err = prodgen(capsys, "train", "cgan", "--resume", "--epochs", "2", "--out", run)
     assert status == 0 and "nothing to do" in out and "2 epochs" in out
@@ -230,7 +235,7 @@ def test_nan_stop_is_an_error_and_keeps_the_good_checkpoint(run, capsys, monkeyp
 def spied_sample(run, monkeypatch):
     """The CLI gets the run's trainer, whose sample() calls are recorded as (n, seed).
     Returns (calls, the unrecorded sample method)."""
-    trainer = cli._load_trainer("cgan", str(run))
+    trainer, settings = cli._load_run("cgan", str(run))
     calls, real = [], trainer.sample
 
     def sample(n, labels=None, seed=0):
@@ -238,12 +243,11 @@ def spied_sample(run, monkeypatch):
         return real(n, labels=labels, seed=seed)
 
     monkeypatch.setattr(trainer, "sample", sample)
-    monkeypatch.setattr(cli, "_load_trainer", lambda name, checkpoint: trainer)
+    monkeypatch.setattr(cli, "_load_run", lambda name, checkpoint: (trainer, settings))
     return calls, real
 
 
-def test_generate_samples_in_chunks_deterministically(spied_sample, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "SAMPLE_CHUNK", 4)
+def test_generate_is_deterministic(spied_sample, tmp_path, capsys, monkeypatch):
     grids = []
     for name in ("a.png", "b.png"):
         status, out, err = prodgen(capsys, "generate", "cgan", "--count", "10", "--seed", "7",
@@ -251,10 +255,9 @@ def test_generate_samples_in_chunks_deterministically(spied_sample, tmp_path, ca
         assert status == 0, err
         grids.append(np.asarray(Image.open(tmp_path / name)))
     calls, real_sample = spied_sample
-    assert [n for n, _ in calls] == [4, 4, 2] * 2  # never more than one chunk per forward pass
-    assert calls[0][1] == 7 and len({seed for _, seed in calls[:3]}) == 3
+    assert calls == [(10, 7)] * 2  # the model samples in batches (memory flat in --count)
     np.testing.assert_array_equal(grids[0], grids[1])
-    # a grid of up to one chunk is exactly what one sample() call gives
+    # the grid is exactly what one sample() call gives
     status, out, err = prodgen(capsys, "generate", "cgan", "--count", "4", "--seed", "7", "--out", tmp_path / "c.png")
     assert status == 0, err
     expected = plotting.image_grid(real_sample(4, seed=7), ncols=2)
@@ -300,7 +303,7 @@ def test_folder_that_cannot_be_written_is_refused_before_any_work(run, tmp_path,
         monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == locked else access(p, mode, **kw))
     else:
         locked.chmod(0o500)
-    monkeypatch.setattr(pretrained, "train", lambda *a, **kw: pytest.fail("training started"))
+    monkeypatch.setattr(training, "train", lambda *a, **kw: pytest.fail("training started"))
     try:
         status, out, err = prodgen(capsys, "train", "cgan", "--out", locked / "run")
         assert status == 1
@@ -326,7 +329,7 @@ def test_any_fault_is_one_line_with_its_exit_code(tmp_path, capsys, monkeypatch,
     def fail(name, checkpoint):
         raise fault
 
-    monkeypatch.setattr(cli, "_load_trainer", fail)
+    monkeypatch.setattr(cli, "_load_run", fail)
     status, out, err = prodgen(capsys, "generate", "cgan", "--out", tmp_path / "grid.png")
     assert status == code
     assert error_line(err) == message
@@ -337,6 +340,6 @@ def test_interrupted_training_says_how_to_continue(run, capsys, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pretrained, "train", interrupt)
+    monkeypatch.setattr(training, "train", interrupt)
     status, out, err = prodgen(capsys, "train", "cgan", "--resume", "--epochs", "2", "--out", run)
     assert status == 130 and "--resume" in error_line(err)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from prodgen_lessons import data
 from prodgen_lessons.models import cyclegan
 
 TINY = dict(filters=8, num_residual_blocks=1)
@@ -76,8 +77,8 @@ def test_training_steps_lower_the_cycle_loss(sample):
     trainer.compile(run_eagerly=True,  # a few eager steps beat tracing the big step function
                     g_optimizer=tf.keras.optimizers.Adam(2e-3, beta_1=0.5),
                     d_optimizer=tf.keras.optimizers.Adam(2e-3, beta_1=0.5))
-    a = cyclegan._to_tanh(sneakers[:32], "a")
-    b = cyclegan._to_tanh(boots[:32], "b")
+    a = data.as_float(sneakers[:32], "tanh")
+    b = data.as_float(boots[:32], "tanh")
 
     def cycle():
         return float(cyclegan.cycle_consistency_loss(a, trainer.generator_ba(trainer.generator_ab(a)))

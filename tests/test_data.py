@@ -2,7 +2,9 @@
 
 import gzip
 import hashlib
+import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -274,38 +276,91 @@ def write_catalogue(root, broken=False):
         (root / "toaster" / "broken.jpg").write_bytes(b"\xff\xd8 truncated jpeg")
 
 
-def test_image_folder_loads_at_chosen_size(tmp_path):
+def load(folder, **kw):
+    """The folder's catalogue, its report of unused entries silenced (tested on its own below)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return data.load_catalogue(folder, **kw)
+
+
+def all_images(catalogue):
+    x, y = zip(catalogue.take("train"), catalogue.take("test"))
+    return np.concatenate(x), np.concatenate(y)
+
+
+def test_image_folder_streams_at_chosen_size(tmp_path):
     write_catalogue(tmp_path)
     with pytest.warns(UserWarning, match=r"1 entries not used .*notes\.txt"):
-        images, labels, names = data.load_image_folder(tmp_path, size=96, channels=3)
+        shop = data.load_catalogue(tmp_path, image_size=96, channels=3)
+    assert shop.class_names == ("kettle", "toaster") and shop.image_shape == (96, 96, 3)
+    assert not shop.in_memory and len(shop.train) + len(shop.test) == 5
+    assert shop.counts("test").min() == 1  # every category of 2+ images is held out at least once
+    images, labels = all_images(shop)
     assert images.shape == (5, 96, 96, 3) and images.dtype == np.uint8
-    assert names == ["kettle", "toaster"]
-    np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1])
-    with pytest.warns(UserWarning, match="notes.txt"):
-        gray, _, _ = data.load_image_folder(tmp_path, size=64, channels=1)
-    assert gray.shape == (5, 64, 64, 1)
-    assert next(iter(data.make_dataset(images, labels, batch_size=5)))[0].shape == (5, 96, 96, 3)
+    np.testing.assert_array_equal(np.sort(labels), [0, 0, 0, 1, 1])
+    x, y = next(iter(shop.dataset("train", batch_size=len(shop.train), shuffle=False)))
+    assert x.shape == (len(shop.train), 96, 96, 3) and x.dtype.name == "float32"
+    assert float(x.numpy().min()) >= -1 and float(x.numpy().max()) <= 1
+    np.testing.assert_allclose(x.numpy(), data.scale_images(shop.take("train")[0], "tanh"), atol=1e-6)
+    assert load(tmp_path, image_size=64, channels=1).take("train")[0].shape[1:] == (64, 64, 1)
+
+
+def test_image_folder_with_train_and_test_folders(tmp_path):
+    write_catalogue(tmp_path / "train")
+    write_catalogue(tmp_path / "test")
+    shop = load(tmp_path, image_size=32)
+    assert (len(shop.train), len(shop.test)) == (5, 5)
+    (tmp_path / "test" / "toaster" / "0.jpg").rename(tmp_path / "test" / "toaster.jpg")
+    shutil.rmtree(tmp_path / "test" / "toaster")
+    with pytest.raises(DataError, match=r"train/ has the category folders \['kettle', 'toaster'\]"):
+        load(tmp_path)
+
+
+def test_held_out_images_stay_held_out_as_the_catalogue_grows(tmp_path):
+    from PIL import Image
+
+    for i in range(40):
+        (tmp_path / "cup").mkdir(exist_ok=True)
+        Image.new("RGB", (20, 20), (i, 0, 0)).save(tmp_path / "cup" / f"{i}.png")
+    first = set(load(tmp_path).test.files)
+    for i in range(40, 80):
+        Image.new("RGB", (20, 20), (i, 0, 0)).save(tmp_path / "cup" / f"{i}.png")
+    assert first <= set(load(tmp_path).test.files)
+    assert 2 <= len(load(tmp_path).test) <= 16  # about a tenth of 80
 
 
 def test_image_folder_names_broken_file_or_skips_it(tmp_path):
     write_catalogue(tmp_path, broken=True)
     with pytest.raises(DataError, match="broken.jpg"):
-        data.load_image_folder(tmp_path)
-    with pytest.warns(UserWarning, match="notes.txt"):
-        images, labels, names, skipped = data.load_image_folder(tmp_path, skip_broken=True)
-    assert len(images) == 5 and len(skipped) == 1 and skipped[0].endswith("broken.jpg")
+        load(tmp_path)
+    shop = load(tmp_path, skip_broken=True)
+    assert len(shop.train) + len(shop.test) == 5
+    assert len(shop.skipped) == 1 and shop.skipped[0].endswith("broken.jpg")
+
+
+def test_a_file_that_breaks_while_streaming_is_named_or_skipped(tmp_path):
+    write_catalogue(tmp_path)
+    shop = load(tmp_path, image_size=32)
+    victim = shop.train.files[0]
+    Path(victim).write_bytes(Path(victim).read_bytes()[:60])  # the header survives, the pixels do not
+    with pytest.raises(Exception):
+        list(shop.dataset("train", batch_size=1))
+    assert isinstance(shop.read_error, DataError) and victim in str(shop.read_error)
+    skipping = load(tmp_path, image_size=32, skip_broken=True)
+    batches = list(skipping.dataset("train", batch_size=1, shuffle=False))
+    assert len(batches) == len(skipping.train) - 1 and skipping.skipped == [victim]
 
 
 def test_image_folder_errors(tmp_path):
     with pytest.raises(DataError, match="no category sub-folders"):
-        data.load_image_folder(tmp_path)
+        load(tmp_path)
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no readable"):
-        data.load_image_folder(tmp_path)
-    with pytest.raises(DataError, match="not a folder"):
-        data.load_image_folder(tmp_path / "missing")
-    with pytest.raises(ValueError, match="64 to 256"):
-        data.load_image_folder(tmp_path, size=32)
+        load(tmp_path)
+    with pytest.raises(DataError, match="no such folder"):
+        load(tmp_path / "missing")
+    with pytest.raises(ValueError, match="16 to 512"):
+        load(tmp_path, image_size=8)
 
 
 def test_image_folder_reads_16_bit_exif_transparent_webp_and_bmp(tmp_path):
@@ -325,15 +380,16 @@ def test_image_folder_reads_16_bit_exif_transparent_webp_and_bmp(tmp_path):
     Image.new("LA", (80, 80), (0, 0)).save(tmp_path / "shoe" / "d_transparent_gray.png")
     Image.new("RGB", (80, 80), (10, 200, 30)).save(tmp_path / "shoe" / "e.webp", lossless=True)
     Image.new("RGB", (80, 80), (200, 10, 30)).save(tmp_path / "shoe" / "f.bmp")
-    images, labels, names = data.load_image_folder(tmp_path, size=64, channels=3)
-    assert images.shape == (6, 64, 64, 3) and names == ["shoe"]
+    files = sorted((tmp_path / "shoe").iterdir())
+    images = np.stack([data.read_image(f, 64, 3) for f in files])
     assert abs(int(images[0].mean()) - 156) <= 1
     assert images[1, :20].mean() > 200 and images[1, -20:].mean() < 50  # turned upright
     assert images[2].min() == 255 and images[3].min() == 255
     np.testing.assert_array_equal(images[4, 32, 32], [10, 200, 30])
     np.testing.assert_array_equal(images[5, 32, 32], [200, 10, 30])
-    gray, _, _ = data.load_image_folder(tmp_path, size=64, channels=1)
-    assert abs(int(gray[0].mean()) - 156) <= 1
+    assert abs(int(data.read_image(files[0], 64, 1).mean()) - 156) <= 1
+    shop = load(tmp_path, image_size=64)
+    assert len(shop.train) + len(shop.test) == 6
 
 
 def test_image_folder_names_a_decompression_bomb(tmp_path, monkeypatch):
@@ -344,12 +400,10 @@ def test_image_folder_names_a_decompression_bomb(tmp_path, monkeypatch):
     # Pillow refuses images of more than 2 x MAX_IMAGE_PIXELS (only warns above 1 x); a small limit
     # stands in for a real bomb: the catalogue's photos have 8,000 pixels, this one 40,000.
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5000)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(DataError, match=r"huge.png: unreadable image .*decompression bomb"):
-            data.load_image_folder(tmp_path)
-        images, labels, names, skipped = data.load_image_folder(tmp_path, skip_broken=True)
-    assert len(images) == 5 and [s.rsplit("/", 1)[-1] for s in skipped] == ["huge.png"]
+    with pytest.raises(DataError, match=r"huge.png: unreadable image .*decompression bomb"):
+        load(tmp_path)
+    shop = load(tmp_path, skip_broken=True)
+    assert len(shop.train) + len(shop.test) == 5 and [s.rsplit("/", 1)[-1] for s in shop.skipped] == ["huge.png"]
 
 
 def test_image_folder_reports_what_it_does_not_use(tmp_path):
@@ -359,13 +413,14 @@ def test_image_folder_reports_what_it_does_not_use(tmp_path):
     (tmp_path / "README.md").write_text("catalogue")
     (tmp_path / "kettle" / ".DS_Store").write_bytes(b"\0")  # hidden: not worth a mention
     with pytest.warns(UserWarning) as record:
-        images, _, _ = data.load_image_folder(tmp_path)
+        shop = data.load_catalogue(tmp_path)
     message = str(record[0].message)
-    assert len(images) == 5
+    assert len(shop.train) + len(shop.test) == 5
     assert "3 entries not used" in message
-    for name in ("README.md", "kettle/older", "toaster/notes.txt"):
+    for name in ("README.md", "kettle/older/", "toaster/notes.txt"):
         assert name in message
     assert ".DS_Store" not in message
+    assert sorted(Path(p).name for p in shop.unused) == ["README.md", "notes.txt", "older"]
 
 
 def test_image_folder_refuses_a_category_without_images(tmp_path):
@@ -373,4 +428,35 @@ def test_image_folder_refuses_a_category_without_images(tmp_path):
     (tmp_path / "vase").mkdir()
     (tmp_path / "vase" / "broken.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(DataError, match=r"vase: no readable .* images in this category folder"):
-        data.load_image_folder(tmp_path, skip_broken=True)
+        load(tmp_path, skip_broken=True)
+
+
+def test_a_large_folder_is_not_decoded_whole(tmp_path, monkeypatch):
+    write_catalogue(tmp_path)
+    monkeypatch.setattr(data, "IN_MEMORY_LIMIT", 1000)
+    with pytest.raises(DataError, match=r"would take .* GB in memory; stream them with .dataset"):
+        load(tmp_path).x_train
+
+
+# ------------------------------------------------------------------ the colour catalogue
+
+def test_colour_variants_are_a_catalogue_whose_colour_the_pixels_tell(tmp_path, sample):
+    written = data.write_colour_variants(tmp_path / "colours", per_category=10, image_size=32, source=sample)
+    assert written == 10 * 10 + 10 * 2
+    shop = data.load_catalogue(tmp_path / "colours", image_size=32)
+    assert shop.category_index("t-shirt/top") == shop.category_index("T恤/上衣")  # folder "T-shirt-top"
+    assert shop.class_names_zh[shop.category_index("Sneaker")] == "运动鞋"
+    images, labels = shop.take("train")
+    names = [Path(f).name.split("-")[0] for f in shop.train.files]
+    np.testing.assert_array_equal(data.colour_of(images), [list(data.COLOURS).index(n) for n in names])
+    assert len(set(names)) == len(data.COLOURS)
+    with pytest.raises(FileExistsError, match="not an empty folder"):
+        data.write_colour_variants(tmp_path / "colours", per_category=1, source=sample)
+
+
+def test_catalogue_category_lookup_and_subset(sample):
+    assert sample.category_index("运动鞋") == 7 and sample.category_name(7, "zh") == "运动鞋"
+    small = sample.subset(100)
+    assert len(small.train) == 100 and len(small.test) == len(sample.test)
+    with pytest.raises(DataError, match="batch size 128 is larger than the 100 training images"):
+        small.dataset("train", batch_size=128)

@@ -11,11 +11,12 @@ from prodgen_lessons import models, pretrained, training
 SHIPPED = sorted(p.parent.name for p in pretrained.PRETRAINED_DIR.glob("*/card.json"))
 
 
-def test_every_recipe_names_a_model_and_its_networks():
+def test_every_recipe_names_a_model_whose_networks_ship():
     for name, recipe in pretrained.RECIPES.items():
         trainer = models.build(recipe["model"], **recipe.get("options", {}))
-        for net in recipe["networks"]:
-            assert net == "classifier" or hasattr(trainer, net), (name, net)
+        shipped = models.networks(trainer, recipe["model"])
+        assert shipped and all(hasattr(net, "save_weights") for net in shipped.values()), name
+        assert all(f"{n}.weights.h5" in pretrained.read_card(name)["files"] for n in shipped), name
 
 
 def test_unknown_pretrained_name_lists_valid_ones():
@@ -75,13 +76,13 @@ def test_tampered_weights_are_refused(tmp_path):
 
 def test_train_checkpoints_and_resumes(tmp_path, sample):
     out = tmp_path / "run"
-    trainer, history, info = pretrained.train("dcgan", epochs=1, batch_size=100, data=sample,
+    trainer, history, info = training.train("dcgan", epochs=1, batch_size=100, data=sample,
                                               out_dir=out, verbose=0, latent_dim=8)
     assert info["epochs_done"] == 1 and (out / training.CHECKPOINT_NAME).exists()
     assert (out / "samples" / "epoch_001.png").exists()
     with pytest.raises(FileExistsError, match="pass resume=True"):
-        pretrained.train("dcgan", epochs=2, data=sample, out_dir=out, verbose=0, latent_dim=8)
-    trainer2, history2, info2 = pretrained.train("dcgan", epochs=2, batch_size=100, data=sample,
+        training.train("dcgan", epochs=2, data=sample, out_dir=out, verbose=0, latent_dim=8)
+    trainer2, history2, info2 = training.train("dcgan", epochs=2, batch_size=100, data=sample,
                                                  out_dir=out, resume=True, verbose=0, latent_dim=8)
     assert info2["epochs_done"] == 2 and len(history2["g_loss"]) == 1  # only epoch 2 ran
     saved = json.loads((out / "history.json").read_text())
@@ -89,6 +90,6 @@ def test_train_checkpoints_and_resumes(tmp_path, sample):
 
 
 def test_time_budget_stops_training(sample):
-    _, history, info = pretrained.train("gan", epochs=50, batch_size=50, data=sample, minutes=0.05,
+    _, history, info = training.train("gan", epochs=50, batch_size=50, data=sample, minutes=0.05,
                                         verbose=0, samples=False)
     assert info["stopped_by_time"] and info["epochs_done"] < 50

@@ -141,7 +141,7 @@ def test_vae_training_lowers_the_loss_on_real_images(sample):
 def test_cvae_training_and_conditional_sampling(sample):
     tf.keras.utils.set_random_seed(0)
     train = make_dataset(sample.x_train, sample.y_train, batch_size=100, scale="unit")
-    trainer = vae.build_vae(latent_dim=4, num_classes=10, learning_rate=2e-3, **SMALL)
+    trainer = vae.build_cvae(latent_dim=4, num_classes=10, learning_rate=2e-3, **SMALL)
     assert isinstance(trainer, vae.CVAE)
     before = _val_losses(trainer, train)["loss"]
     trainer.fit(train, epochs=3, verbose=0)
@@ -194,7 +194,7 @@ def test_ex_post_prior_is_fitted_after_fit_and_saves_with_the_weights(sample, tm
     tf.keras.utils.set_random_seed(keras_seed)
     ds = make_dataset(sample.x_train[:256], sample.y_train[:256], batch_size=64, scale="unit")
     for num_classes in (None, 10):
-        trainer = vae.build_vae(latent_dim=4, num_classes=num_classes, prior_components=3, **SMALL)
+        trainer = vae.build_vae(latent_dim=4, num_classes=num_classes, conditional=bool(num_classes), prior_components=3, **SMALL)
         assert not trainer.prior.fitted
         trainer.fit(ds, epochs=1, verbose=0)
         assert trainer.prior.fitted
@@ -209,7 +209,7 @@ def test_ex_post_prior_is_fitted_after_fit_and_saves_with_the_weights(sample, tm
             assert np.allclose(mixture_mean[3], codes[y == 3].mean(0), atol=1e-3)
         path = tmp_path / f"prior{num_classes}.weights.h5"
         trainer.prior.save_weights(path)
-        copy = vae.build_vae(latent_dim=4, num_classes=num_classes, prior_components=3, **SMALL)
+        copy = vae.build_vae(latent_dim=4, num_classes=num_classes, conditional=bool(num_classes), prior_components=3, **SMALL)
         copy.prior.load_weights(path)
         assert copy.prior.fitted
         labels = None if num_classes is None else np.full(5, 2)

@@ -34,12 +34,11 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from prodgen_lessons.data import as_float, check_image_shape
 from prodgen_lessons.models.attention import SelfAttention
 from prodgen_lessons.models.dcgan import discriminator_body, generator_body
 from prodgen_lessons.models.gan import (
     GAN,
-    _check_image_shape,
-    _to_unit,
     discriminator_accuracy,
     dtype_policy,
     gan_optimizers,
@@ -71,7 +70,7 @@ def build_generator(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_
     The condition encoder is an Embedding per condition; `combine="concat"` appends the embeddings
     to z, `combine="multiply"` multiplies z by them (embed_dim is then latent_dim).
     """
-    image_shape = _check_image_shape(image_shape)
+    image_shape = check_image_shape(image_shape)
     cards = _cardinalities(num_classes, num_shades)
     if combine not in ("concat", "multiply"):
         raise ValueError(f'combine must be "concat" or "multiply", got {combine!r}')
@@ -98,7 +97,7 @@ def build_discriminator(image_shape=(28, 28, 1), num_classes=10, num_shades=0,
                         attention=False):
     """D([image, label(, shade)]) -> logit, or [logit, class logits(, shade logits)] when ac=True;
     twin=True (needs ac) appends a twin classifier head per condition, trained on fakes (TAC-GAN)."""
-    image_shape = _check_image_shape(image_shape)
+    image_shape = check_image_shape(image_shape)
     cards = _cardinalities(num_classes, num_shades)
     if condition not in ("concat", "projection"):
         raise ValueError(f'condition must be "concat" or "projection", got {condition!r}')
@@ -249,7 +248,7 @@ class CGAN(GAN):
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
         labels = self._labels(n, labels, self.num_classes)
         with self.averaged_generator() as generator:
-            return _to_unit(in_batches(generator, [z, labels]))
+            return as_float(in_batches(generator, [z, labels]), "unit", given="tanh")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,20 +263,12 @@ def _product_intensity(unit_images):
     return tf.reduce_sum(unit_images * mask, axes) / tf.maximum(tf.reduce_sum(mask, axes), 1.0)
 
 
-def _as_unit(images):
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        return images.astype("float32") / 255.0
-    images = images.astype("float32")
-    return (images + 1.0) / 2.0 if images.min() < 0 else images
-
-
 def shade_thresholds(images, labels, num_classes=10):
     """Per-category median product intensity (the light/dark boundary), shape (num_classes,).
 
     images: uint8 [0, 255], float [0, 1] or float [-1, 1]; (N, H, W) or (N, H, W, C).
     """
-    intensity = _product_intensity(_as_unit(images)).numpy()
+    intensity = _product_intensity(as_float(images)).numpy()
     labels = np.asarray(labels).astype(int)
     out = np.full(num_classes, np.median(intensity), dtype="float32")
     for k in range(num_classes):
@@ -292,7 +283,7 @@ def shade_of(images, labels, thresholds=None):
     labels = np.asarray(labels).astype(int)
     if thresholds is None:
         thresholds = shade_thresholds(images, labels, num_classes=int(labels.max()) + 1)
-    intensity = _product_intensity(_as_unit(images)).numpy()
+    intensity = _product_intensity(as_float(images)).numpy()
     return (intensity < np.asarray(thresholds)[labels]).astype("int32")
 
 
@@ -327,7 +318,7 @@ class MultiConditionCGAN(CGAN):
             shades = (np.arange(n) // self.num_classes) % 2
         shades = self._labels(n, shades, self.cardinalities[1], what="shades")
         with self.averaged_generator() as generator:
-            return _to_unit(in_batches(generator, [z, labels, shades]))
+            return as_float(in_batches(generator, [z, labels, shades]), "unit", given="tanh")
 
     def shade_compliance(self, n=500, seed=0):
         """Fraction of samples whose measured shade equals the requested one."""
@@ -341,7 +332,7 @@ class MultiConditionCGAN(CGAN):
 # the recipe
 
 
-def build_cgan(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_shades=0,
+def build_cgan(image_shape=(28, 28, 1), latent_dim=64, num_classes=10, num_shades=0,
                thresholds=None, condition="projection", attention=False, ac_weight=1.0,
                twin_weight=0.75, loss="hinge", label_smoothing=0.0, base_filters=64, learning_rate=2e-4,
                dropout=0.0, ema=0.999, precision="auto"):

@@ -16,9 +16,12 @@ BatchNorm, strided convolutions with LeakyReLU, global average pooling and a 96-
 layer, trained from another seed (the shipped "classifier2"). Every FID is reported in both.
 """
 
-import numpy as np
 import keras
+import numpy as np
 from keras import layers
+
+from prodgen_lessons.data import as_float, check_image_shape
+from prodgen_lessons.models.gan import batch_normalization
 
 FEATURES_LAYER = "features"
 
@@ -30,8 +33,7 @@ def build_classifier(image_shape=(28, 28, 1), num_classes=10, feature_dim=128, d
                      head_dropout=0.3, architecture="cnn"):
     """Return an uncompiled classifier with a penultimate Dense layer named "features":
     architecture "cnn" (the course's judge) or "allconv" (the independent second judge)."""
-    if len(image_shape) != 3:
-        raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}")
+    image_shape = check_image_shape(image_shape)
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
     if architecture == "allconv":
@@ -42,7 +44,7 @@ def build_classifier(image_shape=(28, 28, 1), num_classes=10, feature_dim=128, d
         # No bias before BatchNorm: its beta does the same job.
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
         # momentum 0.9: moving statistics settle within ~50 steps, so short runs evaluate well
-        x = layers.BatchNormalization(momentum=0.9)(x)
+        x = batch_normalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
         x = layers.MaxPooling2D(2)(x)  # 28 -> 14 -> 7 -> 3
         x = layers.Dropout(dropout)(x)
@@ -78,19 +80,21 @@ def feature_extractor(classifier):
     return keras.Model(classifier.inputs, features, name="classifier_features")
 
 
-def _to_unit(images):
-    """uint8 (N, 28, 28) or float (N, 28, 28[, 1]) -> float32 (N, 28, 28, 1) in [0, 1]."""
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.dtype == np.uint8:
-        return images.astype("float32") / 255.0
-    return images.astype("float32")
+def build_compiled_classifier(image_shape=(28, 28, 1), latent_dim=None, num_classes=10,
+                              learning_rate=2e-3, decay_steps=None, **options):
+    """`build_classifier`, compiled with Adam whose learning rate follows a cosine decay to 0 over
+    `decay_steps` (fast early progress, a calm finish); constant without decay_steps.
+    latent_dim is not used; every model builder takes it."""
+    model = build_classifier(image_shape, num_classes, **options)
+    lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
 
 
 def train_classifier(data, epochs=8, batch_size=128, seed=0, learning_rate=2e-3,
                      validate=True, verbose=2):
-    """Train ``build_classifier()`` on a ``FashionMNIST`` (e.g. ``load_fashion_mnist()``).
+    """Train ``build_classifier()`` on a `Catalogue` held in memory (e.g. ``load_fashion_mnist()``).
 
     Recipe: Adam whose learning rate decays along a cosine from 2e-3 to 0 over all the steps
     (fast early progress, a calm finish without tuning a schedule), batch 128, 8 epochs,
@@ -101,17 +105,12 @@ def train_classifier(data, epochs=8, batch_size=128, seed=0, learning_rate=2e-3,
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
     keras.utils.set_random_seed(seed)
-    x_train, y_train = _to_unit(data.x_train), np.asarray(data.y_train).astype("int32")
-    x_test, y_test = _to_unit(data.x_test), np.asarray(data.y_test).astype("int32")
+    x_train, y_train = as_float(data.x_train), np.asarray(data.y_train).astype("int32")
+    x_test, y_test = as_float(data.x_test), np.asarray(data.y_test).astype("int32")
 
-    classifier = build_classifier(image_shape=x_train.shape[1:])
     steps = epochs * int(np.ceil(len(x_train) / batch_size))
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
-    classifier.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    classifier = build_compiled_classifier(x_train.shape[1:], None, data.num_classes,
+                                           learning_rate, decay_steps=steps)
     classifier.fit(
         x_train,
         y_train,

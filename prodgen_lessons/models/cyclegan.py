@@ -22,6 +22,10 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from prodgen_lessons.data import as_float, check_image_shape
+
+DEFAULT_DOMAINS = ("Sneaker", "Ankle boot")  # the course's translation: sneaker <-> ankle boot
+
 # ---------------------------------------------------------------------------------------------
 # losses
 
@@ -56,9 +60,7 @@ def identity_loss(real, same, lambda_identity=5.0):
 
 
 def _check_image_shape(image_shape):
-    if len(image_shape) != 3 or image_shape[-1] not in (1, 3):
-        raise ValueError(f"image_shape must be (height, width, 1 or 3), got {image_shape!r}")
-    height, width = image_shape[:2]
+    height, width, _ = image_shape = check_image_shape(image_shape)
     if height % 4 or width % 4:
         raise ValueError(f"image height and width must be multiples of 4 (two stride-2 steps), "
                          f"got {height}x{width}; e.g. 28x28, 32x32 or 64x64")
@@ -126,29 +128,14 @@ def build_discriminator(image_shape=(28, 28, 1), filters=64, name="discriminator
 # data
 
 
-def _to_tanh(images, name):
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.ndim != 4:
-        raise ValueError(f"{name} must be (n, H, W) or (n, H, W, C), got shape {images.shape}")
-    if images.dtype == np.uint8:
-        return images.astype("float32") / 127.5 - 1.0
-    images = images.astype("float32")
-    if images.size and (images.min() < -1.0 - 1e-6 or images.max() > 1.0 + 1e-6):
-        raise ValueError(f"{name} must be uint8 or float in [-1, 1], "
-                         f"got {images.min():.2f}..{images.max():.2f}")
-    return images
-
-
 def domain_pair_dataset(images_a, images_b, batch_size=32, seed=0):
     """Unpaired batches (images_a, images_b), both float32 in [-1, 1], shape (B, H, W, C).
 
     Each domain is shuffled on its own (so pairs are random); the smaller domain is repeated so an
     epoch covers the larger one once. images: uint8 [0, 255] or float in [-1, 1].
     """
-    a = _to_tanh(images_a, "images_a")
-    b = _to_tanh(images_b, "images_b")
+    a = as_float(images_a, "tanh", given="tanh", name="images_a")
+    b = as_float(images_b, "tanh", given="tanh", name="images_b")
     if a.shape[1:] != b.shape[1:]:
         raise ValueError(f"both domains need the same image shape, got {a.shape[1:]} and {b.shape[1:]}")
     if not isinstance(batch_size, int) or batch_size < 1 or batch_size > min(len(a), len(b)):
@@ -164,22 +151,13 @@ def domain_pair_dataset(images_a, images_b, batch_size=32, seed=0):
     return pairs.prefetch(tf.data.AUTOTUNE)
 
 
-def domain_images(data, category, split="train"):
-    """The uint8 images of one category (name, Chinese name or index) from a FashionMNIST."""
-    from prodgen_lessons.data import category_index
-
-    if split not in ("train", "test"):
-        raise ValueError(f'split must be "train" or "test", got {split!r}')
-    x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
-    return x[np.asarray(y) == category_index(category)]
+def domain_images(catalogue, category, split="train"):
+    """The uint8 images (n, H, W, C) of one category (name, Chinese name or index) of a catalogue."""
+    return catalogue.take(split, category=category)[0]
 
 
 # ---------------------------------------------------------------------------------------------
 # trainer
-
-
-def _to_unit(images):
-    return np.clip((np.asarray(images, dtype="float32") + 1.0) / 2.0, 0.0, 1.0)
 
 
 class CycleGAN(keras.Model):
@@ -261,15 +239,18 @@ class CycleGAN(keras.Model):
         generators = {"a2b": self.generator_ab, "b2a": self.generator_ba}
         if direction not in generators:
             raise ValueError(f'direction must be "a2b" or "b2a", got {direction!r}')
-        x = _to_tanh(images, "images")
+        x = as_float(images, "tanh", given="tanh")
         out = [generators[direction](x[i:i + batch_size], training=False)
                for i in range(0, len(x), batch_size)]
-        return _to_unit(np.concatenate([np.asarray(o) for o in out]) if out else x[:0])
+        return as_float(np.concatenate([np.asarray(o) for o in out]) if out else x[:0], "unit", given="tanh")
 
 
-def build_cyclegan(image_shape=(28, 28, 1), filters=32, num_residual_blocks=3,
-                   disc_filters=64, lambda_cycle=10.0, lambda_identity=5.0, learning_rate=2e-4):
-    """A compiled CycleGAN, ready for `fit(domain_pair_dataset(a, b, batch_size=32))`."""
+def build_cyclegan(image_shape=(28, 28, 1), latent_dim=None, num_classes=None, filters=32,
+                   num_residual_blocks=3, disc_filters=64, lambda_cycle=10.0, lambda_identity=5.0,
+                   learning_rate=2e-4):
+    """A compiled CycleGAN, ready for `fit(domain_pair_dataset(a, b, batch_size=32))`.
+
+    latent_dim and num_classes are not used (it translates images); every model builder takes them."""
     trainer = CycleGAN(
         build_generator(image_shape, filters, num_residual_blocks, name="generator_ab"),
         build_generator(image_shape, filters, num_residual_blocks, name="generator_ba"),

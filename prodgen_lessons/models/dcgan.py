@@ -15,10 +15,11 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from prodgen_lessons.data import check_image_shape
 from prodgen_lessons.models.gan import (
     GAN,
-    _check_image_shape,
     _images_of,
+    batch_normalization,
     discriminator_accuracy,
     dtype_policy,
     gan_optimizers,
@@ -29,7 +30,7 @@ from prodgen_lessons.models.gan import (
 def upsampling_plan(image_shape):
     """(start_size, steps): halve the image side until it is odd or <= 7 (28 -> 7 in 2 steps,
     64 -> 4 in 4 steps, 32 -> 4 in 3 steps)."""
-    height, width, _ = _check_image_shape(image_shape)
+    height, width, _ = check_image_shape(image_shape)
     if height != width:
         raise ValueError(f"image_shape must be square, got {image_shape!r}")
     size, steps = height, 0
@@ -49,13 +50,13 @@ def generator_body(x, image_shape, base_filters=64, attention=None):
     size, steps = upsampling_plan(image_shape)
     filters = base_filters * 2 ** (steps - 1)
     x = layers.Dense(size * size * filters, use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = batch_normalization()(x)
     x = layers.ReLU()(x)
     x = layers.Reshape((size, size, filters))(x)
     for _ in range(steps - 1):
         filters //= 2
         x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = batch_normalization()(x)
         x = layers.ReLU()(x)
     if attention is not None:
         x = attention(x)
@@ -79,12 +80,12 @@ def discriminator_body(x, image_shape, base_filters=64, dropout=0.3, attention=N
 
 def build_generator(latent_dim=64, image_shape=(28, 28, 1), base_filters=64):
     z = keras.Input((latent_dim,), name="z")
-    image = generator_body(z, _check_image_shape(image_shape), base_filters)
+    image = generator_body(z, check_image_shape(image_shape), base_filters)
     return keras.Model(z, image, name="dcgan_generator")
 
 
 def build_discriminator(image_shape=(28, 28, 1), base_filters=64, dropout=0.3):
-    image = keras.Input(_check_image_shape(image_shape), name="image")
+    image = keras.Input(check_image_shape(image_shape), name="image")
     features = discriminator_body(image, image_shape, base_filters, dropout)
     logit = layers.Dense(1, name="logit")(features)
     return keras.Model(image, logit, name="dcgan_discriminator")
@@ -113,9 +114,11 @@ class DCGAN(GAN):
         return {m.name: m.result() for m in self.metrics}
 
 
-def build_dcgan(latent_dim=64, image_shape=(28, 28, 1), base_filters=64, dropout=0.0, loss="hinge",
-                label_smoothing=0.0, learning_rate=2e-4, ema=0.999, precision="auto"):
+def build_dcgan(image_shape=(28, 28, 1), latent_dim=64, num_classes=None, base_filters=64, dropout=0.0,
+                loss="hinge", label_smoothing=0.0, learning_rate=2e-4, ema=0.999, precision="auto"):
     """The course's DCGAN, compiled and ready for `fit(make_dataset(..., batch_size=64))`.
+
+    num_classes is not used (the DCGAN is unconditional); every model builder takes it.
 
     ema: momentum of the moving average of G's weights that sampling uses (None: off).
     precision: as in `resolve_precision` ("auto": bfloat16 on a CPU that has it).

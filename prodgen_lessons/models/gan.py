@@ -17,6 +17,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from prodgen_lessons.data import as_float, check_image_shape
+
 
 # ---------------------------------------------------------------------------------------------
 # losses (inputs are discriminator logits)
@@ -85,15 +87,17 @@ def discriminator_accuracy(d_real, d_fake):
 # networks
 
 
-def _check_image_shape(image_shape):
-    if len(image_shape) != 3 or any(int(s) <= 0 for s in image_shape):
-        raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}")
-    return tuple(int(s) for s in image_shape)
+def batch_normalization(**kwargs):
+    """BatchNormalization whose batch statistics are synchronised across replicas when the model
+    is built under a strategy with several (workers, GPUs): every copy then holds the same moving
+    statistics. On one device it is the plain layer."""
+    strategy = tf.distribute.get_strategy()
+    return layers.BatchNormalization(synchronized=strategy.num_replicas_in_sync > 1, **kwargs)
 
 
 def build_generator(latent_dim=64, image_shape=(28, 28, 1), hidden=(256, 512)):
     """MLP generator z -> image in [-1, 1] (tanh), as in Goodfellow et al. 2014."""
-    image_shape = _check_image_shape(image_shape)
+    image_shape = check_image_shape(image_shape)
     z = keras.Input((latent_dim,), name="z")
     x = z
     for units in hidden:
@@ -106,7 +110,7 @@ def build_generator(latent_dim=64, image_shape=(28, 28, 1), hidden=(256, 512)):
 
 def build_discriminator(image_shape=(28, 28, 1), hidden=(512, 256), dropout=0.3):
     """MLP discriminator image -> one logit (D(x) = sigmoid(logit))."""
-    image_shape = _check_image_shape(image_shape)
+    image_shape = check_image_shape(image_shape)
     image = keras.Input(image_shape, name="image")
     x = layers.Flatten()(image)
     for units in hidden:
@@ -140,12 +144,6 @@ def in_batches(network, inputs, batch_size=SAMPLE_BATCH):
     return np.concatenate([np.asarray(network([x[i:i + batch_size] for x in parts] if listed
                                               else parts[0][i:i + batch_size], training=False))
                            for i in starts])
-
-
-def _to_unit(images):
-    """[-1, 1] generator output -> float32 numpy in [0, 1]."""
-    images = np.asarray(images, dtype="float32")
-    return np.clip((images + 1.0) / 2.0, 0.0, 1.0)
 
 
 def _with_loss_scaling(optimizer):
@@ -358,4 +356,13 @@ class GAN(keras.Model):
         """n images as float32 numpy in [0, 1], shape (n, H, W, C); same seed -> same images."""
         z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim)).astype("float32")
         with self.averaged_generator() as generator:
-            return _to_unit(in_batches(generator, z))
+            return as_float(in_batches(generator, z), "unit", given="tanh")
+
+
+def build_gan(image_shape=(28, 28, 1), latent_dim=64, num_classes=None, learning_rate=2e-4, **options):
+    """The article's GAN with MLP networks, compiled (Adam, beta_1 0.5). num_classes is not used
+    (the GAN is unconditional); every model builder takes the same arguments."""
+    trainer = GAN(build_generator(latent_dim, image_shape), build_discriminator(image_shape), **options)
+    trainer.compile(g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
+                    d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5))
+    return trainer

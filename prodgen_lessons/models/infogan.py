@@ -20,12 +20,11 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from prodgen_lessons.data import as_float, check_image_shape
 from prodgen_lessons.models.dcgan import discriminator_body, generator_body
 from prodgen_lessons.models.gan import (
     GAN,
-    _check_image_shape,
     _images_of,
-    _to_unit,
     discriminator_accuracy,
     dtype_policy,
     gan_optimizers,
@@ -37,7 +36,7 @@ from prodgen_lessons.models.gan import (
 def build_generator(latent_dim=62, image_shape=(28, 28, 1), num_categories=10, num_continuous=2,
                     base_filters=64):
     """G([z, category (int), continuous (num_continuous,)]) -> image in [-1, 1]."""
-    image_shape = _check_image_shape(image_shape)
+    image_shape = check_image_shape(image_shape)
     z = keras.Input((latent_dim,), name="z")
     category = keras.Input((), dtype="int32", name="category")
     continuous = keras.Input((num_continuous,), name="continuous")
@@ -50,7 +49,7 @@ def build_generator(latent_dim=62, image_shape=(28, 28, 1), num_categories=10, n
 def build_discriminator(image_shape=(28, 28, 1), num_categories=10, num_continuous=2,
                         base_filters=64, dropout=0.0):
     """D(image) -> [logit, category logits, continuous means]; D and Q share the conv body."""
-    image = keras.Input(_check_image_shape(image_shape), name="image")
+    image = keras.Input(check_image_shape(image_shape), name="image")
     h = discriminator_body(image, image_shape, base_filters, dropout)
     logit = layers.Dense(1, name="logit")(h)
     q = layers.Dense(128, name="q_hidden")(h)
@@ -140,13 +139,18 @@ class InfoGAN(GAN):
             continuous = np.broadcast_to(np.asarray(codes["continuous"], "float32"),
                                          (n, self.num_continuous))
         with self.averaged_generator() as generator:
-            return _to_unit(in_batches(generator, [z, category.astype("int32"), np.array(continuous)]))
+            return as_float(in_batches(generator, [z, category.astype("int32"), np.array(continuous)]),
+                            "unit", given="tanh")
 
 
-def build_infogan(latent_dim=62, image_shape=(28, 28, 1), num_categories=10, num_continuous=2,
+def build_infogan(image_shape=(28, 28, 1), latent_dim=62, num_classes=10, num_continuous=2,
                   base_filters=64, dropout=0.0, info_weight=1.0, loss="hinge", label_smoothing=0.0,
                   learning_rate=2e-4, ema=0.999, precision="auto"):
-    """The course's InfoGAN, compiled and ready for `fit(make_dataset(..., batch_size=64))`."""
+    """The course's InfoGAN, compiled and ready for `fit(make_dataset(..., batch_size=64))`.
+
+    num_classes: values of the categorical code (learned without labels; the catalogue's number
+    of categories, so that code purity can be measured against them)."""
+    num_categories = num_classes
     with dtype_policy(resolve_precision(precision)):
         trainer = InfoGAN(build_generator(latent_dim, image_shape, num_categories, num_continuous, base_filters),
                           build_discriminator(image_shape, num_categories, num_continuous, base_filters, dropout),

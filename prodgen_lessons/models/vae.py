@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from prodgen_lessons.data import as_float, check_image_shape
 from prodgen_lessons.models.gan import SAMPLE_BATCH
 
 # ---------------------------------------------------------------------------------------------
@@ -79,8 +80,7 @@ class Sampling(layers.Layer):
 
 
 def _check(image_shape, latent_dim, num_classes):
-    if len(image_shape) != 3 or image_shape[-1] not in (1, 3):
-        raise ValueError(f"image_shape must be (height, width, 1 or 3), got {image_shape!r}")
+    image_shape = check_image_shape(image_shape)
     if int(latent_dim) < 1:
         raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
     if num_classes is not None and int(num_classes) < 2:
@@ -260,19 +260,6 @@ class GaussianMixture(keras.Model):
 # trainers
 
 
-def _unit_images(x):
-    """uint8 (N, H, W[, C]) or float in [0, 1] -> float32 (N, H, W, C) in [0, 1]."""
-    x = np.asarray(x)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.dtype == np.uint8:
-        return x.astype("float32") / 255.0
-    x = x.astype("float32")
-    if x.size and (x.min() < -1e-6 or x.max() > 1 + 1e-6):
-        raise ValueError(f"VAE images must be in [0, 1] (or uint8), got {x.min():.2f}..{x.max():.2f}")
-    return x
-
-
 def _sigmoid(logits):
     return np.asarray(ops.sigmoid(logits), dtype="float32")
 
@@ -390,7 +377,7 @@ class VAE(keras.Model):
 
     def encode(self, x, labels=None):
         """(z_mean, z_log_var) as numpy, for images x (uint8 or float in [0, 1])."""
-        x = _unit_images(x)
+        x = as_float(x, "unit", given="unit")
         z_mean, z_log_var = self._encode(x, self._labels(len(x), labels), False)
         return np.asarray(z_mean), np.asarray(z_log_var)
 
@@ -462,10 +449,15 @@ class CVAE(VAE):
 
 def build_vae(image_shape=(28, 28, 1), latent_dim=16, num_classes=None, beta=1.0,
               learning_rate=1e-3, dropout=0.0, weight_decay=0.0, seed=0, prior_components=0,
-              **network_kwargs):
-    """A compiled VAE (or CVAE when num_classes is given), ready for
-    `fit(make_dataset(x, y, scale="unit", batch_size=128))`. prior_components > 0: sample from
-    a mixture fitted to the training codes after `fit` (see `GaussianMixture`)."""
+              conditional=False, **network_kwargs):
+    """A compiled VAE, ready for `fit(make_dataset(x, y, scale="unit", batch_size=128))`.
+
+    num_classes is used only by the conditional VAE (`build_cvae`, or conditional=True); every
+    model builder takes it. prior_components > 0: sample from a mixture fitted to the training
+    codes after `fit` (see `GaussianMixture`)."""
+    num_classes = num_classes if conditional else None
+    if conditional and not num_classes:
+        raise ValueError("a conditional VAE needs num_classes (the number of categories)")
     encoder = build_encoder(image_shape, latent_dim, num_classes, dropout=dropout,
                             weight_decay=weight_decay, **network_kwargs)
     decoder = build_decoder(image_shape, latent_dim, num_classes, dropout=dropout,
@@ -474,6 +466,11 @@ def build_vae(image_shape=(28, 28, 1), latent_dim=16, num_classes=None, beta=1.0
                                              prior_components=prior_components)
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return trainer
+
+
+def build_cvae(image_shape=(28, 28, 1), latent_dim=16, num_classes=10, **options):
+    """A compiled conditional VAE: `build_vae` with the category fed to both networks."""
+    return build_vae(image_shape, latent_dim, num_classes, conditional=True, **options)
 
 
 # ---------------------------------------------------------------------------------------------
