@@ -62,14 +62,16 @@ def get_strategy(mixed_precision=False, verbose=True):
     import tensorflow as tf
 
     workers = _workers()
+    # The multi-worker strategy must exist before TensorFlow's runtime starts (listing logical
+    # devices starts it).
+    strategy = tf.distribute.MultiWorkerMirroredStrategy() if len(workers) > 1 else None
     gpus = tf.config.list_logical_devices("GPU")
     if mixed_precision:
         policy = mixed_precision if isinstance(mixed_precision, str) else (
             "mixed_float16" if gpus else "mixed_bfloat16")
         keras.mixed_precision.set_global_policy(policy)
     policy = keras.mixed_precision.global_policy().name
-    if len(workers) > 1:
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    if strategy is not None:
         text = f"MultiWorkerMirroredStrategy over {len(workers)} workers (this is worker {strategy.cluster_resolver.task_id})"
     elif len(gpus) > 1:
         strategy = tf.distribute.MirroredStrategy([g.name for g in gpus])
