@@ -14,7 +14,7 @@ BOOK_CONFIG := _build/_config.publish.yml
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help setup data browser vendor book test test-unit test-notebooks test-book lab pretrained benchmark clean
+.PHONY: help setup data browser vendor book test test-unit test-notebooks test-book lab pretrained benchmark benchmark-pipeline clean
 
 help:
 	@echo "make book        build the HTML book into _build/html (from committed notebook outputs)"
@@ -22,6 +22,7 @@ help:
 	@echo "make lab         JupyterLab on notebooks/"
 	@echo "make pretrained  re-train every shipped model from its recipe (hours on 2 CPU cores)"
 	@echo "make benchmark   time-to-quality benchmark (benchmarks/RESULTS.md)"
+	@echo "make benchmark-pipeline   the folder pipeline's speed and memory (benchmarks/PIPELINE.md)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -98,6 +99,9 @@ pretrained: data
 
 benchmark: data
 	$(BIN)/python benchmarks/time_to_quality.py $(BENCHMARK_ARGS)
+
+benchmark-pipeline: data
+	$(BIN)/python benchmarks/data_pipeline.py
 
 clean:
 	rm -rf _build .pytest_cache $(VENDOR)

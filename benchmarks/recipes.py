@@ -573,7 +573,7 @@ def course_recipe(model, notes):
 
     return Recipe(f"course_{model}", f'this course\'s {model} (models.build("{model}", **options))',
                   f'prodgen_lessons.pretrained.RECIPES["{model}"]', build, shipped["batch_size"], spec.scale,
-                  spec.conditional, translates=model == "cyclegan",
+                  spec.conditional, translates=spec.kind == "translator",
                   notes=f"{notes}; as the shipped model: latent_dim {shipped.get('latent_dim', spec.latent_dim)}, "
                         f"options {shipped.get('options', {})}")
 

@@ -479,11 +479,11 @@ class Catalogue:
 
 
 def load_catalogue(source=None, image_size=None, channels=None, skip_broken=False, test_fraction=0.1):
-    """The catalogue `source` names: "fashion-mnist" (default), "sample" (the bundled one), a
-    folder with Fashion-MNIST's IDX files, or a folder of category sub-folders of images
+    """The catalogue `source` names: "fashion-mnist" (default), "sample" (the bundled one),
+    "colour-variants" (`colour_catalogue`), a folder with Fashion-MNIST's IDX files, or a folder of category sub-folders of images
     (`scan_image_folder`, at `image_size` pixels (default 64) and `channels` (default 3))."""
-    if source in (None, "fashion-mnist", "sample"):
-        catalogue = load_sample() if source == "sample" else load_fashion_mnist()
+    if source in (None, "fashion-mnist", "sample", "colour-variants"):
+        catalogue = {"sample": load_sample, "colour-variants": colour_catalogue}.get(source, load_fashion_mnist)()
     else:
         root = Path(source).expanduser()
         if not root.is_dir():
@@ -722,26 +722,61 @@ def colourise(grey, colour):
     return np.round(255.0 - g * (255.0 - np.asarray(colour, np.float32))).astype(np.uint8)
 
 
-def colour_of(images, threshold=0.15):
+def colour_of(images, threshold=0.15, given=None):
     """Index into `COLOURS` of each product's colour, measured from its pixels: the direction of
     the mean "ink" (1 - pixel, in [0, 1]) over the product's pixels (ink above `threshold` in some
-    channel), matched to the nearest palette direction. Exact for `colourise`'s images."""
-    x = as_float(images)
+    channel), matched to the nearest palette direction. Exact for `colourise`'s images.
+    `given`: the range of float images, as in `as_float`."""
+    x = as_float(images, "unit", given)
     if x.shape[-1] != 3:
         raise ValueError(f"colour_of needs RGB images (N, H, W, 3), got shape {np.shape(images)}")
     ink = 1.0 - x
     product = ink.max(-1, keepdims=True) > threshold
     mean_ink = (ink * product).sum((1, 2)) / np.maximum(product.sum((1, 2)), 1)
-    palette = 255.0 - np.asarray(list(COLOURS.values()), np.float32)
-    palette /= np.linalg.norm(palette, axis=1, keepdims=True)
     direction = mean_ink / np.maximum(np.linalg.norm(mean_ink, axis=1, keepdims=True), 1e-8)
-    return np.argmax(direction @ palette.T, axis=1).astype(np.int32)
+    palette = _palette_ink()
+    return np.argmax(direction @ (palette / np.linalg.norm(palette, axis=1, keepdims=True)).T, axis=1).astype(np.int32)
+
+
+def _palette_ink():
+    return 1.0 - np.asarray(list(COLOURS.values()), np.float32) / 255.0
+
+
+def product_grey(images, given=None):
+    """Products on white (the colour catalogue's) as Fashion-MNIST pixels: float (N, H, W, 1) in
+    [0, 1], bright product on black. Each pixel's ink is projected on the ink of the product's
+    palette colour (`colour_of`), which gives back the grey value exactly for `colourise`'s images,
+    so a grayscale Fashion-MNIST classifier can judge their shape."""
+    x = as_float(images, "unit", given)
+    ink = (1.0 - x)[..., None, :]                           # (N, H, W, 1, 3)
+    palette = _palette_ink()[colour_of(x)][:, None, None]   # (N, 1, 1, 3)
+    g = (ink[..., 0, :] * palette).sum(-1) / (palette * palette).sum(-1)
+    return np.clip(g, 0.0, 1.0)[..., None].astype(np.float32)
+
+
+def colour_catalogue(source=None, seed=0):
+    """Fashion-MNIST's products, each in one colour of `COLOURS` drawn with `seed`, on white: an
+    in-memory catalogue of 28x28 RGB images with Fashion-MNIST's categories and split. The colour
+    is not a label: `colour_of` measures it from the pixels."""
+    source = source or load_fashion_mnist()
+    rng = np.random.default_rng(seed)
+    palette = np.asarray(list(COLOURS.values()), np.float32)
+
+    def paint(x):
+        colours = palette[rng.integers(len(palette), size=len(x))][:, None, None, :]
+        return np.concatenate([colourise(x[i:i + 10_000], colours[i:i + 10_000])
+                               for i in range(0, len(x), 10_000)])
+
+    return Catalogue.from_arrays(paint(source.x_train), source.y_train, paint(source.x_test), source.y_test,
+                                 f"{source.source}, each product in one of {len(COLOURS)} colours (seed {seed})",
+                                 source.class_names, source.class_names_zh,
+                                 origin="colour-variants" if source.origin == "fashion-mnist" and seed == 0 else None)
 
 
 def write_colour_variants(out, per_category=500, image_size=64, seed=0, source=None):
-    """Write Fashion-MNIST products as `image_size` RGB PNGs in the `COLOURS` palette:
+    """Write `colour_catalogue(source, seed)` as a catalogue folder of `image_size` PNGs:
     ``out/train/<category>/<colour>-<n>.png`` (`per_category` images per category) and
-    ``out/test/...`` (a fifth as many), each product in one colour drawn with `seed`.
+    ``out/test/...`` (a fifth as many).
 
     Returns the number of files written. `out` must not exist yet, or be an empty folder:
     nothing earlier is overwritten."""
@@ -756,19 +791,18 @@ def write_colour_variants(out, per_category=500, image_size=64, seed=0, source=N
     low, high = IMAGE_SIZES
     if isinstance(image_size, bool) or not isinstance(image_size, int) or not low <= image_size <= high:
         raise ValueError(f"image size {image_size!r}: use a whole number of pixels from {low} to {high}")
-    source = source or load_fashion_mnist()
-    rng = np.random.default_rng(seed)
-    names, palette = list(COLOURS), list(COLOURS.values())
+    catalogue = colour_catalogue(source, seed)
+    names = list(COLOURS)
     written = 0
-    for split, x, y, count in (("train", source.x_train, source.y_train, per_category),
-                               ("test", source.x_test, source.y_test, max(1, per_category // 5))):
-        for k, category in enumerate(source.class_names):
+    for split, count in (("train", per_category), ("test", max(1, per_category // 5))):
+        x, y = (catalogue.x_train, catalogue.y_train) if split == "train" else (catalogue.x_test, catalogue.y_test)
+        for k, category in enumerate(catalogue.class_names):
             folder = out / split / category.replace("/", "-")  # "T-shirt/top" -> "T-shirt-top"
             folder.mkdir(parents=True, exist_ok=True)
-            for n, i in enumerate(np.flatnonzero(y == k)[:count]):
-                c = int(rng.integers(len(palette)))
-                image = Image.fromarray(colourise(np.squeeze(x[i]), palette[c]))
-                image.resize((image_size, image_size), Image.BILINEAR).save(folder / f"{names[c]}-{n:05d}.png")
+            chosen = np.flatnonzero(y == k)[:count]
+            for n, (i, c) in enumerate(zip(chosen, colour_of(x[chosen]))):
+                image = Image.fromarray(x[i]).resize((image_size, image_size), Image.BILINEAR)
+                image.save(folder / f"{names[c]}-{n:05d}.png")
                 written += 1
     return written
 

@@ -542,12 +542,14 @@ class Evaluator:
     def _prepare(self, images, name):
         import keras
 
-        from prodgen_lessons.data import as_float
+        from prodgen_lessons.data import as_float, product_grey
 
         x = as_float(images, "unit", given="unit", name=name)
         h, w, c = self.image_shape
-        if x.shape[-1] != c:  # e.g. a 64x64x3 generator scored by the grey 28x28 classifier
-            x = x.mean(axis=-1, keepdims=True) if c == 1 else np.repeat(x.mean(-1, keepdims=True), c, axis=-1)
+        if x.shape[-1] == 3 and c == 1:  # colour products on white, judged by the grey classifier
+            x = product_grey(x)
+        elif x.shape[-1] != c:  # grey images, judged by a colour classifier
+            x = np.repeat(x, c, axis=-1)
         if x.shape[1:3] != (h, w):
             x = keras.ops.convert_to_numpy(
                 keras.ops.image.resize(x, (h, w), interpolation="bilinear", antialias=True)
@@ -669,6 +671,7 @@ _REPORT_ROWS = [
     ("copied_fraction", "copied fraction", "{:.3f}", "~0.01"),
     ("cycle_error", "cycle error |a - G_ba(G_ab(a))|", "{:.4f}", "lower"),
     ("code_purity", "code purity (one-to-one)", "{:.3f}", "higher"),
+    ("colour_compliance", "colour compliance", "{:.3f}", "higher"),
     ("sample_size", "sample size", "{:d}", ""),
 ]
 
@@ -723,10 +726,11 @@ def evaluate_model(trainer, model, catalogue, classifier=None, second=None, samp
     from prodgen_lessons.models.cyclegan import DEFAULT_DOMAINS
 
     if classifier is None:
-        if catalogue.class_names != CATEGORIES or catalogue.image_shape != (28, 28, 1):
-            raise ValueError(f"no classifier for {catalogue.source}: the shipped judges know Fashion-MNIST "
-                             f"only; train one with `prodgen train classifier --data {catalogue.source}` "
-                             "and pass it (--classifier)")
+        if catalogue.class_names != CATEGORIES:
+            h = catalogue.image_shape[0]
+            raise ValueError(f"no classifier for {catalogue.source}: the shipped judges know Fashion-MNIST's "
+                             f"categories only; train one with `prodgen train classifier --data {catalogue.source} "
+                             f"--image-size {h} --out runs/judge` and pass it (--classifier runs/judge)")
         classifier = pretrained.load_pretrained("classifier")
         if second is None and pretrained.is_shipped(pretrained.SECOND_OPINION):
             second = pretrained.load_pretrained(pretrained.SECOND_OPINION)
@@ -756,8 +760,10 @@ def evaluate_model(trainer, model, catalogue, classifier=None, second=None, samp
         floor["fid2"] = judge.noise_floor(real_train, real_test)["fid"]
     if hasattr(trainer, "num_continuous"):  # InfoGAN: do its codes mean something?
         result.update(infogan_codes(trainer, classifier, seed=seed))
+    if hasattr(trainer, "colour_compliance"):  # a second condition: is the colour the one asked for?
+        result["colour_compliance"] = trainer.colour_compliance(min(sample_size, 2000), seed=seed)
     if s.kind == "translator":  # how much of the input survives the round trip a -> b -> a
-        back = trainer.translate(fakes * 2.0 - 1.0, "b2a")
+        back = trainer.translate(as_float(fakes, "tanh", given="unit"), "b2a")
         result["cycle_error"] = float(np.mean(np.abs(back - as_float(sources))))
     return result, floor
 

@@ -454,6 +454,17 @@ def test_colour_variants_are_a_catalogue_whose_colour_the_pixels_tell(tmp_path, 
         data.write_colour_variants(tmp_path / "colours", per_category=1, source=sample)
 
 
+def test_product_grey_gives_back_the_photo_under_the_colour(sample):
+    colours = data.colour_catalogue(sample, seed=3)
+    assert colours.image_shape == (28, 28, 3) and colours.class_names == data.CATEGORIES
+    np.testing.assert_array_equal(colours.y_train, sample.y_train)
+    grey = data.product_grey(colours.x_test)
+    np.testing.assert_allclose(grey[..., 0], sample.x_test / 255.0, atol=0.01)
+    assert len(set(data.colour_of(colours.x_test))) == len(data.COLOURS)
+    with pytest.raises(ValueError, match="RGB"):
+        data.colour_of(sample.x_test)
+
+
 def test_catalogue_category_lookup_and_subset(sample):
     assert sample.category_index("运动鞋") == 7 and sample.category_name(7, "zh") == "运动鞋"
     small = sample.subset(100)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 
-from prodgen_lessons.data import as_float, load_sample, make_dataset
+from prodgen_lessons.data import as_float, colour_catalogue, colour_of, load_sample, make_dataset
 from prodgen_lessons.models import cgan, dcgan, gan, infogan
 from prodgen_lessons.models.attention import SelfAttention
 from prodgen_lessons.training import seed_everything
@@ -93,18 +93,18 @@ def test_gan_and_dcgan_shapes(shape):
 @pytest.mark.parametrize("condition", ["projection", "concat"])
 def test_cgan_shapes(shape, condition):
     z = np.zeros((2, 16), "float32")
-    labels, shades = np.array([3, 9]), np.array([0, 1])
-    g = cgan.build_generator(16, shape, num_shades=2, attention=True, base_filters=16)
-    d = cgan.build_discriminator(shape, num_shades=2, condition=condition, attention=True, base_filters=16)
-    images = np.asarray(g([z, labels, shades]))
+    labels, colours = np.array([3, 9]), np.array([0, 4])
+    g = cgan.build_generator(16, shape, num_colours=5, attention=True, base_filters=16)
+    d = cgan.build_discriminator(shape, num_colours=5, condition=condition, attention=True, base_filters=16)
+    images = np.asarray(g([z, labels, colours]))
     assert images.shape == (2, *shape)
-    logit, cls, shade = d([images, labels, shades])
-    assert logit.shape == (2, 1) and cls.shape == (2, 10) and shade.shape == (2, 2)
+    logit, cls, colour = d([images, labels, colours])
+    assert logit.shape == (2, 1) and cls.shape == (2, 10) and colour.shape == (2, 5)
     plain = cgan.build_discriminator(shape, condition=condition, ac=False, base_filters=16)
     assert plain([images, labels]).shape == (2, 1)
-    tac = cgan.build_discriminator(shape, num_shades=2, condition=condition, twin=True, base_filters=16)
-    logit, cls, twin = cgan._split(tac([images, labels, shades]), num_conditions=2)
-    assert [t.shape for t in cls] == [t.shape for t in twin] == [(2, 10), (2, 2)]
+    tac = cgan.build_discriminator(shape, num_colours=5, condition=condition, twin=True, base_filters=16)
+    logit, cls, twin = cgan._split(tac([images, labels, colours]), num_conditions=2)
+    assert [t.shape for t in cls] == [t.shape for t in twin] == [(2, 10), (2, 5)]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -227,21 +227,6 @@ def test_bfloat16_cgan_trains_and_its_weights_load_into_float32(sample):
     assert 0 < np.abs(images - exact).mean() < 0.01 and np.abs(images - exact).max() < 0.1
 
 
-# --------------------------------------------------------------------------- shade condition
-
-
-def test_shade_of_splits_each_category_in_half():
-    data = load_sample()
-    shades = cgan.shade_of(data.x_train, data.y_train)
-    for k in range(10):
-        assert 0.4 <= shades[data.y_train == k].mean() <= 0.6
-    # a darker copy of an image is "dark" with the same thresholds
-    thresholds = cgan.shade_thresholds(data.x_train, data.y_train)
-    light = data.x_train[shades == 0][:20]
-    labels = data.y_train[shades == 0][:20]
-    assert cgan.shade_of((light * 0.5).astype(np.uint8), labels, thresholds).mean() > 0.9
-
-
 # --------------------------------------------------------------------------- learning
 
 
@@ -329,19 +314,23 @@ def test_generator_takes_the_moving_average_of_its_weights_when_fit_ends():
     np.testing.assert_allclose(during[-1], trainer.sample(4, seed=1), atol=1e-6)
 
 
-def test_multi_condition_cgan_trains_and_measures_compliance():
+def test_multi_condition_cgan_learns_the_colour_it_is_asked_for():
     seed_everything(0)
-    data = load_sample()
-    thresholds = cgan.shade_thresholds(data.x_train, data.y_train)
-    trainer = cgan.build_cgan(latent_dim=16, base_filters=8, num_shades=2, thresholds=thresholds)
-    ds = make_dataset(data.x_train[:256], data.y_train[:256], batch_size=64)
-    history = trainer.fit(ds, epochs=1, verbose=0)
-    assert np.isfinite(history.history["d_loss"][0])
-    images = trainer.sample(20, labels=1, shades=[0, 1] * 10)
-    assert images.shape == (20, 28, 28, 1)
-    assert 0.0 <= trainer.shade_compliance(n=40) <= 1.0
-    with pytest.raises(ValueError, match="thresholds"):
-        cgan.build_cgan(num_shades=2)
+    colours = colour_catalogue(load_sample())
+    x, y = colours.x_train, colours.y_train
+    trainer = cgan.build_cgan((28, 28, 3), latent_dim=16, base_filters=8, colour=True, precision="float32", ema=None,
+                              learning_rate=2e-3)
+    measured = trainer._conditions(make_dataset(x[:64], y[:64], batch_size=64, shuffle=False).get_single_element()[0],
+                                   y[:64])[1]
+    np.testing.assert_array_equal(np.asarray(measured), colour_of(x[:64]))  # measured exactly in the graph
+    before = trainer.colour_compliance(n=200)
+    trainer.fit(colours.dataset("train", batch_size=50).repeat(), steps_per_epoch=60, epochs=3, verbose=0)
+    after = trainer.colour_compliance(n=200)
+    assert before < 0.3 and after > 0.6, (before, after)  # chance is 0.2
+    images = trainer.sample(10, labels=1, colours=[0, 1, 2, 3, 4] * 2)
+    assert images.shape == (10, 28, 28, 3)
+    with pytest.raises(ValueError, match="RGB"):
+        cgan.build_cgan(colour=True)
 
 
 def test_gan_and_infogan_train_steps_are_finite():

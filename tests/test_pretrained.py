@@ -89,6 +89,13 @@ def test_train_checkpoints_and_resumes(tmp_path, sample):
     assert saved["epochs_done"] == 2
 
 
+def test_load_or_train_loads_what_ships_and_trains_what_does_not(monkeypatch, sample):
+    assert type(pretrained.load_or_train("cgan")).__name__ == "CGAN"
+    monkeypatch.setitem(pretrained.RECIPES, "tiny", dict(model="gan", data="sample", epochs=1, batch_size=100, seed=0))
+    trainer = pretrained.load_or_train("tiny", verbose=0)  # nothing ships under that name: trained here
+    assert trainer.sample(2).shape == (2, 28, 28, 1)
+
+
 def test_time_budget_stops_training(sample):
     _, history, info = training.train("gan", epochs=50, batch_size=50, data=sample, minutes=0.05,
                                         verbose=0, samples=False)

@@ -18,7 +18,8 @@ How the discriminator sees c (argument `condition`):
 - "concat": one-hot label maps appended to the image as extra channels (Mirza & Osindero 2014);
 - "projection": logit = w.h(x) + embed(c).h(x) (Miyato & Koyama 2018), usually the better one.
 Article 6.3: optional self-attention in both networks, and several conditions at once: here the
-category plus a "shade" (light/dark product, measured from the pixels by `shade_of`).
+category plus the product's colour ("a red sneaker"), which `data.colour_of` measures exactly from
+the pixels of the colour catalogue (`data.colour_catalogue`).
 
 Default recipe (28x28x1, latent 64, G 7x7x128 -> 14x14x64 -> 28x28x1, batch 64, projection D
 without dropout, with an AC head of weight 1 and its twin of weight 0.75, the hinge loss,
@@ -34,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from prodgen_lessons.data import as_float, check_image_shape
+from prodgen_lessons.data import COLOURS, as_float, check_image_shape, colour_of
 from prodgen_lessons.models.attention import SelfAttention
 from prodgen_lessons.models.dcgan import discriminator_body, generator_body
 from prodgen_lessons.models.gan import (
@@ -47,31 +48,30 @@ from prodgen_lessons.models.gan import (
 )
 
 DEFAULT_BATCH_SIZE = 64
-SHADES = ("light", "dark")
 
 
-def _cardinalities(num_classes, num_shades):
+def _cardinalities(num_classes, num_colours):
     if int(num_classes) < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-    if num_shades not in (0, None) and int(num_shades) < 2:
-        raise ValueError(f"num_shades must be 0 (no shade condition) or >= 2, got {num_shades}")
-    return [int(num_classes)] + ([int(num_shades)] if num_shades else [])
+    if num_colours not in (0, None) and int(num_colours) < 2:
+        raise ValueError(f"num_colours must be 0 (no colour condition) or >= 2, got {num_colours}")
+    return [int(num_classes)] + ([int(num_colours)] if num_colours else [])
 
 
 def _condition_inputs(cards):
-    names = ["label", "shade"]
+    names = ["label", "colour"]
     return [keras.Input((), dtype="int32", name=names[i]) for i in range(len(cards))]
 
 
-def build_generator(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_shades=0,
+def build_generator(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_colours=0,
                     combine="concat", embed_dim=None, base_filters=64, attention=False):
-    """G([z, label(, shade)]) -> image in [-1, 1].
+    """G([z, label(, colour)]) -> image in [-1, 1].
 
     The condition encoder is an Embedding per condition; `combine="concat"` appends the embeddings
     to z, `combine="multiply"` multiplies z by them (embed_dim is then latent_dim).
     """
     image_shape = check_image_shape(image_shape)
-    cards = _cardinalities(num_classes, num_shades)
+    cards = _cardinalities(num_classes, num_colours)
     if combine not in ("concat", "multiply"):
         raise ValueError(f'combine must be "concat" or "multiply", got {combine!r}')
     if combine == "multiply":
@@ -92,13 +92,13 @@ def build_generator(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_
     return keras.Model([z] + conds, image, name="cgan_generator")
 
 
-def build_discriminator(image_shape=(28, 28, 1), num_classes=10, num_shades=0,
+def build_discriminator(image_shape=(28, 28, 1), num_classes=10, num_colours=0,
                         condition="projection", ac=True, twin=False, base_filters=64, dropout=0.0,
                         attention=False):
-    """D([image, label(, shade)]) -> logit, or [logit, class logits(, shade logits)] when ac=True;
+    """D([image, label(, colour)]) -> logit, or [logit, class logits(, colour logits)] when ac=True;
     twin=True (needs ac) appends a twin classifier head per condition, trained on fakes (TAC-GAN)."""
     image_shape = check_image_shape(image_shape)
-    cards = _cardinalities(num_classes, num_shades)
+    cards = _cardinalities(num_classes, num_colours)
     if condition not in ("concat", "projection"):
         raise ValueError(f'condition must be "concat" or "projection", got {condition!r}')
     if twin and not ac:
@@ -252,93 +252,57 @@ class CGAN(GAN):
 
 
 # ---------------------------------------------------------------------------------------------
-# several conditions: category + shade (light / dark), measured from the pixels
-
-
-def _product_intensity(unit_images):
-    """Mean brightness of the product pixels (> 0.1) of images in [0, 1], shape (B, H, W, C)."""
-    unit_images = tf.convert_to_tensor(unit_images, "float32")
-    mask = tf.cast(unit_images > 0.1, "float32")
-    axes = list(range(1, len(unit_images.shape)))
-    return tf.reduce_sum(unit_images * mask, axes) / tf.maximum(tf.reduce_sum(mask, axes), 1.0)
-
-
-def shade_thresholds(images, labels, num_classes=10):
-    """Per-category median product intensity (the light/dark boundary), shape (num_classes,).
-
-    images: uint8 [0, 255], float [0, 1] or float [-1, 1]; (N, H, W) or (N, H, W, C).
-    """
-    intensity = _product_intensity(as_float(images)).numpy()
-    labels = np.asarray(labels).astype(int)
-    out = np.full(num_classes, np.median(intensity), dtype="float32")
-    for k in range(num_classes):
-        if np.any(labels == k):
-            out[k] = np.median(intensity[labels == k])
-    return out
-
-
-def shade_of(images, labels, thresholds=None):
-    """0 = light, 1 = dark: product intensity below the category's median (from `thresholds`,
-    or computed from these images when None). Returns int32 array (N,)."""
-    labels = np.asarray(labels).astype(int)
-    if thresholds is None:
-        thresholds = shade_thresholds(images, labels, num_classes=int(labels.max()) + 1)
-    intensity = _product_intensity(as_float(images)).numpy()
-    return (intensity < np.asarray(thresholds)[labels]).astype("int32")
+# several conditions: category + colour, the colour measured from the pixels
 
 
 class MultiConditionCGAN(CGAN):
-    """cGAN with two conditions: category and shade (article 6.3 "multi-condition input").
+    """cGAN with two conditions: category and colour (article 6.3 "multi-condition input"), for
+    RGB products on white such as the colour catalogue's.
 
-    The shade of each real image is computed on the fly from its pixels and `thresholds`
-    (per-category medians, see `shade_thresholds`), so the dataset stays (images, labels).
+    The colour of each real image is measured on the fly from its pixels (`data.colour_of`: the
+    palette colour of its ink), so the dataset stays (images, labels).
     """
 
-    def __init__(self, generator, discriminator, thresholds, **kwargs):
+    def __init__(self, generator, discriminator, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
-        if self.num_conditions != 2:
-            raise ValueError("MultiConditionCGAN needs a generator built with num_shades=2")
-        thresholds = np.asarray(thresholds, dtype="float32")
-        if thresholds.shape != (self.num_classes,):
-            raise ValueError(f"thresholds must have shape ({self.num_classes},), got {thresholds.shape}")
-        self.thresholds = thresholds
+        if self.num_conditions != 2 or self.cardinalities[1] != len(COLOURS):
+            raise ValueError(f"MultiConditionCGAN needs a generator built with num_colours={len(COLOURS)}")
 
     def _conditions(self, images, labels):
-        labels = tf.cast(labels, "int32")
-        intensity = _product_intensity((images + 1.0) / 2.0)
-        shades = tf.cast(intensity < tf.gather(tf.constant(self.thresholds), labels), "int32")
-        return [labels, shades]
+        colours = tf.numpy_function(lambda x: colour_of(x, given="tanh"), [images], tf.int32)
+        colours.set_shape(labels.shape)
+        return [tf.cast(labels, "int32"), colours]
 
-    def sample(self, n, labels=None, shades=None, seed=0):
-        """labels None -> cycle categories; shades None -> alternate light/dark per category."""
+    def sample(self, n, labels=None, colours=None, seed=0):
+        """labels None -> cycle through the categories; colours (indices into `data.COLOURS`)
+        None -> cycle through the palette, a step per round of categories."""
         n = int(n)
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
         labels = self._labels(n, labels, self.num_classes)
-        if shades is None:
-            shades = (np.arange(n) // self.num_classes) % 2
-        shades = self._labels(n, shades, self.cardinalities[1], what="shades")
+        if colours is None:
+            colours = (np.arange(n) // self.num_classes) % len(COLOURS)
+        colours = self._labels(n, colours, len(COLOURS), what="colours")
         with self.averaged_generator() as generator:
-            return as_float(in_batches(generator, [z, labels, shades]), "unit", given="tanh")
+            return as_float(in_batches(generator, [z, labels, colours]), "unit", given="tanh")
 
-    def shade_compliance(self, n=500, seed=0):
-        """Fraction of samples whose measured shade equals the requested one."""
-        labels = np.arange(n) % self.num_classes
-        shades = np.random.default_rng(seed + 1).integers(0, 2, n)
-        images = self.sample(n, labels=labels, shades=shades, seed=seed)
-        return float(np.mean(shade_of(images, labels, self.thresholds) == shades))
+    def colour_compliance(self, n=1000, seed=0):
+        """Fraction of `n` samples (random categories and colours) whose measured colour is the
+        one asked for."""
+        rng = np.random.default_rng(seed + 1)
+        labels, colours = rng.integers(0, self.num_classes, n), rng.integers(0, len(COLOURS), n)
+        return float(np.mean(colour_of(self.sample(n, labels=labels, colours=colours, seed=seed)) == colours))
 
 
 # ---------------------------------------------------------------------------------------------
 # the recipe
 
 
-def build_cgan(image_shape=(28, 28, 1), latent_dim=64, num_classes=10, num_shades=0,
-               thresholds=None, condition="projection", attention=False, ac_weight=1.0,
+def build_cgan(image_shape=(28, 28, 1), latent_dim=64, num_classes=10, colour=False, condition="projection", attention=False, ac_weight=1.0,
                twin_weight=0.75, loss="hinge", label_smoothing=0.0, base_filters=64, learning_rate=2e-4,
                dropout=0.0, ema=0.999, precision="auto"):
     """The course's default cGAN, compiled and ready for `fit(make_dataset(..., batch_size=64))`.
 
-    num_shades=2 (with `thresholds` from `shade_thresholds`) gives a MultiConditionCGAN.
+    colour=True gives a MultiConditionCGAN: category and colour (RGB images, `data.COLOURS`).
     ema: G's optimiser keeps an exponential moving average of G's weights with this momentum
     (`WeightAveragingAdam`); `sample` and the G that `fit` leaves use the average (Yazici et al.
     2019). None or 0 switches it off.
@@ -351,16 +315,17 @@ def build_cgan(image_shape=(28, 28, 1), latent_dim=64, num_classes=10, num_shade
     if twin_weight and not ac_weight:
         raise ValueError(f"twin_weight={twin_weight} needs the auxiliary classifier (ac_weight > 0); "
                          "pass twin_weight=0 with ac_weight=0")
-    if num_shades and thresholds is None:
-        raise ValueError("num_shades needs thresholds=shade_thresholds(x_train, y_train)")
+    if colour and check_image_shape(image_shape)[-1] != 3:
+        raise ValueError(f"colour=True needs RGB images (height, width, 3), got {image_shape!r}")
+    num_colours = len(COLOURS) if colour else 0
     with dtype_policy(resolve_precision(precision)):
-        generator = build_generator(latent_dim, image_shape, num_classes, num_shades,
+        generator = build_generator(latent_dim, image_shape, num_classes, num_colours,
                                     base_filters=base_filters, attention=attention)
-        discriminator = build_discriminator(image_shape, num_classes, num_shades, condition=condition,
+        discriminator = build_discriminator(image_shape, num_classes, num_colours, condition=condition,
                                             ac=ac_weight > 0, twin=twin_weight > 0, base_filters=base_filters,
                                             dropout=dropout, attention=attention)
-        if num_shades:
-            trainer = MultiConditionCGAN(generator, discriminator, thresholds, ac_weight=ac_weight,
+        if colour:
+            trainer = MultiConditionCGAN(generator, discriminator, ac_weight=ac_weight,
                                          twin_weight=twin_weight, loss=loss, label_smoothing=label_smoothing)
         else:
             trainer = CGAN(generator, discriminator, ac_weight=ac_weight, twin_weight=twin_weight,
