@@ -13,7 +13,8 @@ SHIPPED = sorted(p.parent.name for p in pretrained.PRETRAINED_DIR.glob("*/card.j
 
 def test_every_recipe_names_a_model_whose_networks_ship():
     for name, recipe in pretrained.RECIPES.items():
-        trainer = models.build(recipe["model"], **recipe.get("options", {}))
+        trainer = models.build(recipe["model"], image_shape=recipe.get("image_shape", (28, 28, 1)),
+                               **recipe.get("options", {}))
         shipped = models.networks(trainer, recipe["model"])
         assert shipped and all(hasattr(net, "save_weights") for net in shipped.values()), name
         assert all(f"{n}.weights.h5" in pretrained.read_card(name)["files"] for n in shipped), name
