@@ -29,8 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from prodgen_lessons.metrics import SAMPLE_SIZE  # noqa: F401  (the size every card's metrics use)
-
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 SECOND_OPINION = "classifier2"  # the independent network every FID is also reported in
 
