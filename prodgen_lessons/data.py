@@ -556,6 +556,12 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 IMAGE_SIZES = (16, 512)  # the smallest and largest side a folder's images are resized to
 
 
+def _check_image_size(image_size):
+    low, high = IMAGE_SIZES
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or not low <= image_size <= high:
+        raise ValueError(f"image size {image_size!r}: use a whole number of pixels from {low} to {high}")
+
+
 def _pillow_errors():
     from PIL import Image, UnidentifiedImageError
 
@@ -660,9 +666,7 @@ def scan_image_folder(path, image_size=64, channels=3, skip_broken=False, test_f
     are ignored. A category folder without a readable image is an error.
     """
     root = Path(path)
-    low, high = IMAGE_SIZES
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or not low <= image_size <= high:
-        raise ValueError(f"image size {image_size!r}: use a whole number of pixels from {low} to {high}")
+    _check_image_size(image_size)
     if channels not in (1, 3):
         raise ValueError(f"channels={channels!r}: use 1 (grayscale) or 3 (RGB)")
     if not 0 < test_fraction < 1:
@@ -788,9 +792,7 @@ def write_colour_variants(out, per_category=500, image_size=64, seed=0, source=N
                               "(nothing is overwritten)")
     if isinstance(per_category, bool) or not isinstance(per_category, int) or per_category < 1:
         raise ValueError(f"per_category={per_category!r}: use a positive whole number")
-    low, high = IMAGE_SIZES
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or not low <= image_size <= high:
-        raise ValueError(f"image size {image_size!r}: use a whole number of pixels from {low} to {high}")
+    _check_image_size(image_size)
     catalogue = colour_catalogue(source, seed)
     names = list(COLOURS)
     written = 0

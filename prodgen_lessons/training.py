@@ -581,13 +581,14 @@ def train(model, data=None, epochs=None, batch_size=None, latent_dim=None, out_d
     if budget is not None:
         callbacks.append(budget)
     steps = int(dataset.cardinality())
-    if steps < 0:  # unknown, when unreadable files may be skipped: an epoch is a pass over the file list
-        steps = max(1, len(data.train) // batch_size)
+    if steps < 0 or is_multi_worker(strategy):  # the workers draw equal numbers of batches from a repeat
+        # (an unknown count, when unreadable files may be skipped: an epoch is a pass over the file list)
+        steps = steps if steps > 0 else max(1, len(data.train) // batch_size)
         dataset = dataset.repeat()
     start = time.time()
     try:
         if is_multi_worker(strategy):
-            history = distributed_fit(trainer, dataset.repeat(), strategy, epochs, steps,
+            history = distributed_fit(trainer, dataset, strategy, epochs, steps,
                                       initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
         else:
             validation = (data.dataset("test", batch_size=512, scale=s.scale, shuffle=False, drop_remainder=False)
