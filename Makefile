@@ -14,10 +14,11 @@ BOOK_CONFIG := _build/_config.publish.yml
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help setup data browser vendor book test test-unit test-notebooks test-book lab pretrained benchmark benchmark-pipeline clean
+.PHONY: translations help setup data browser vendor book test test-unit test-notebooks test-book lab pretrained benchmark benchmark-pipeline clean
 
 help:
-	@echo "make book        build the HTML book into _build/html (from committed notebook outputs)"
+	@echo "make book        build the HTML book into _build/html, its Chinese edition into _build/html/zh"
+	@echo "make translations  merge changed English into the Chinese catalogs (book/locales)"
 	@echo "make test        unit tests, nbval over every notebook, book build with warnings as errors"
 	@echo "make lab         JupyterLab on notebooks/"
 	@echo "make pretrained  re-train every shipped model from its recipe (hours on 2 CPU cores)"
@@ -65,17 +66,27 @@ $(VENDOR)/.stamp:
 
 vendor: $(VENDOR)/.stamp
 
-# $(call build_book,URL): the book, with launch buttons for repository URL when there is one.
+# The Chinese edition is built from the same sources with Sphinx's i18n (book/locales, see
+# .ci/translations.py); Jupyter Book 1's command line cannot set Sphinx's language (jupyter-book#1791).
+ZH_TITLE  := prodgen-lessons：用深度生成模型生成商品图像
+ZH_SEARCH := 搜索本书……
+
+# $(call build_book,URL): the book in English (_build/html) and Chinese (_build/html/zh), with
+# launch buttons for repository URL when there is one.
 define build_book
 	@if [ -n "$(1)" ]; then $(BIN)/python .ci/book_config.py "$(1)" $(BOOK_CONFIG); else \
 	  echo "No Colab/Binder buttons: no GitHub remote 'origin'; add them with" \
 	       "make book REPOSITORY_URL=https://github.com/OWNER/prodgen-lessons"; fi
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going $(if $(1),--config $(BOOK_CONFIG))
+	$(BIN)/python .ci/translations.py conf $(if $(1),$(BOOK_CONFIG))
+	$(BIN)/sphinx-build -q -b html -W -n --keep-going -d _build/.doctrees-zh -D language=zh_CN \
+	  -D html_title="$(ZH_TITLE)" -D html_theme_options.search_bar_text="$(ZH_SEARCH)" . _build/html/zh
 endef
 
 book: data vendor
 	$(call build_book,$(REPOSITORY_URL))
-	@echo "The book is in $(CURDIR)/_build/html: open $(CURDIR)/_build/html/index.html in a browser,"
+	@echo "The book is in $(CURDIR)/_build/html: open $(CURDIR)/_build/html/index.html in a browser"
+	@echo "(the Chinese edition: $(CURDIR)/_build/html/zh/index.html),"
 	@echo "or serve it with: $(BIN)/python -m http.server -d _build/html 8000"
 
 test-unit: data
@@ -90,6 +101,12 @@ test-book: data vendor browser
 	$(BIN)/python -m pytest tests/browser
 
 test: browser test-unit test-notebooks test-book
+
+# After an English paragraph changed: its message becomes fuzzy or new in book/locales/zh_CN;
+# `python .ci/translations.py export|import` hand them to a translator (test_translations fails meanwhile).
+translations: setup
+	$(BIN)/python .ci/translations.py update
+	$(BIN)/python .ci/translations.py check || true
 
 lab: data
 	$(BIN)/jupyter lab notebooks

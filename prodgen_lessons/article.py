@@ -78,7 +78,7 @@ def printed_vae_loss(inputs, x_hat, z_mean, z_log_var):
     right term is -sum(x log x_hat + (1 - x) log(1 - x_hat)). The KL part `- z_mean - exp(z_log_var)`
     lacks the 1 + z_log_var - z_mean^2 terms and the factor 1/2: it is not 0 when q(z|x) equals
     the prior and it falls without bound as z_mean -> -inf. The image terms (B, H, W, C) and the
-    latent terms (B, d) do not broadcast unless B or d happen to be 1 or 28."""
+    latent terms (B, d) do not broadcast unless B happens to be 1 or 28."""
     return -tf.reduce_sum(inputs * tf.math.log(inputs + 1e-10) + x_hat * tf.math.log(x_hat + 1e-10) - z_mean - tf.exp(z_log_var), axis=[1, 2, 3])
 
 

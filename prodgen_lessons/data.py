@@ -405,6 +405,18 @@ class Catalogue:
                          f"{self.source} (first {len(train):,})", self.class_names_zh, self.unused,
                          self.skipped, self.skip_broken)
 
+    def without(self, *categories):
+        """The same catalogue without the training images of `categories` (names or indices): a
+        model pre-trained on it has never seen them (transfer learning, chapter 6)."""
+        drop = [self.category_index(c) for c in categories]
+        keep = ~np.isin(self.train.labels, drop)
+        t = self.train
+        train = Split(t.labels[keep], None if t.pixels is None else t.pixels[keep],
+                      None if t.files is None else tuple(np.asarray(t.files, dtype=object)[keep]))
+        names = ", ".join(self.class_names[i] for i in drop)
+        return Catalogue(self.class_names, self.image_shape, train, self.test, f"{self.source} (without {names})",
+                         self.class_names_zh, self.unused, self.skipped, self.skip_broken)
+
     def read(self, file):
         """One image file at this catalogue's shape; None when it is unreadable and skip_broken."""
         try:

@@ -52,6 +52,12 @@ RECIPES = {
                 options={"beta": 0.25, "prior_components": 50}),
     "cvae": dict(model="cvae", epochs=200, batch_size=128, latent_dim=32, seed=0, minutes=20,
                  options={"beta": 0.25, "prior_components": 10}),
+    # Transfer learning (chapter 6): the cGAN's recipe on every category but bags, half the time;
+    # it ships its discriminator too, so that fine-tuning on a few bag photos starts from both.
+    "cgan_no_bags": dict(model="cgan", without=["Bag"], networks=["generator", "discriminator"], epochs=40,
+                         batch_size=64, seed=0, minutes=10,
+                         options={"dropout": 0.0, "ema": 0.999, "twin_weight": 0.75, "loss": "hinge",
+                                  "precision": "auto"}),
     "cyclegan": dict(model="cyclegan", epochs=40, batch_size=32, seed=0, minutes=20,
                      domains=["Sneaker", "Ankle boot"]),
     # Article 6.3's several conditions: category and colour, on the colour catalogue
@@ -104,7 +110,7 @@ def load_pretrained(name, directory=None):
     recipe = card["recipe"]
     trainer = models.build(recipe["model"], image_shape=tuple(recipe.get("image_shape", (28, 28, 1))),
                            latent_dim=recipe.get("latent_dim"), **recipe.get("options", {}))
-    for net_name, net in models.networks(trainer, recipe["model"]).items():
+    for net_name, net in shipped_networks(trainer, recipe).items():
         path = folder / f"{net_name}.weights.h5"
         expected = card["files"][path.name]["sha256"]
         if not path.is_file():
@@ -173,6 +179,21 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {platform.system()}, TensorFlow {tf.__version__}"
 
 
+def recipe_data(recipe):
+    """The catalogue a recipe trains on (its `data`, less the categories it goes `without`)."""
+    from prodgen_lessons.data import load_catalogue
+
+    data = load_catalogue(recipe.get("data"))
+    return data.without(*recipe["without"]) if recipe.get("without") else data
+
+
+def shipped_networks(trainer, recipe):
+    """{file stem: network} that the recipe's model ships: its spec's, or the recipe's `networks`."""
+    from prodgen_lessons import models
+
+    return models.networks(trainer, recipe["model"], recipe.get("networks"))
+
+
 def _train_recipe(recipe, data, out_dir=None, verbose=1):
     from prodgen_lessons import training
 
@@ -185,12 +206,10 @@ def _train_recipe(recipe, data, out_dir=None, verbose=1):
 def load_or_train(name, train=False, verbose=2):
     """The shipped `name` model (every file checksummed) -- or, with train=True or when this copy
     ships none, the model trained here from its recipe (about 20 minutes on 2 CPU cores)."""
-    from prodgen_lessons.data import load_catalogue
-
     if not train and is_shipped(_check_name(name)):
         return load_pretrained(name)
     recipe = RECIPES[name]
-    return _train_recipe(recipe, load_catalogue(recipe.get("data")), verbose=verbose)[0]
+    return _train_recipe(recipe, recipe_data(recipe), verbose=verbose)[0]
 
 
 def _write_card(name, card):
@@ -202,10 +221,9 @@ def _write_card(name, card):
 def retrain(name, work_dir=None, verbose=1):
     """Train `name` from its recipe, evaluate it, and write weights + card.json into the package."""
     from prodgen_lessons import metrics, models
-    from prodgen_lessons.data import load_catalogue
 
     recipe = dict(RECIPES[_check_name(name)])
-    data = load_catalogue(recipe.get("data"))
+    data = recipe_data(recipe)
     work_dir = Path(work_dir or tempfile.mkdtemp(prefix=f"prodgen-{name}-"))
     trainer, history, info = _train_recipe(recipe, data, work_dir, verbose)
     s = models.spec(recipe["model"])
@@ -221,7 +239,7 @@ def retrain(name, work_dir=None, verbose=1):
         shutil.rmtree(target)
     target.mkdir(parents=True)
     files = {}
-    for net_name, net in models.networks(trainer, recipe["model"]).items():
+    for net_name, net in shipped_networks(trainer, recipe).items():
         path = target / f"{net_name}.weights.h5"
         if net is trainer and s.kind == "classifier":  # ship the weights without the optimiser
             bare = _bare_classifier(net, _architecture(recipe))
@@ -242,11 +260,10 @@ def retrain(name, work_dir=None, verbose=1):
 def rescore(name):
     """Measure the shipped `name` again (e.g. after a new metric) and rewrite its card's metrics."""
     from prodgen_lessons import metrics
-    from prodgen_lessons.data import load_catalogue
 
     card = read_card(name)
     recipe = card["recipe"]
-    result, floor = metrics.evaluate_model(load_pretrained(name), recipe["model"], load_catalogue(recipe.get("data")),
+    result, floor = metrics.evaluate_model(load_pretrained(name), recipe["model"], recipe_data(recipe),
                                            domains=recipe.get("domains"))
     card.update(metrics=_jsonable(result), noise_floor=_jsonable(floor))
     _write_card(name, card)

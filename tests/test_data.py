@@ -471,3 +471,11 @@ def test_catalogue_category_lookup_and_subset(sample):
     assert len(small.train) == 100 and len(small.test) == len(sample.test)
     with pytest.raises(DataError, match="batch size 128 is larger than the 100 training images"):
         small.dataset("train", batch_size=128)
+
+
+def test_catalogue_without_a_category_keeps_the_rest(sample):
+    no_bags = sample.without("Bag")
+    counts = sample.counts("train")
+    assert 8 not in set(no_bags.train.labels.tolist()) and len(no_bags.train) == len(sample.train) - counts[8]
+    assert len(no_bags.test) == len(sample.test) and no_bags.class_names == sample.class_names
+    assert np.array_equal(no_bags.train.pixels, sample.train.pixels[sample.train.labels != 8])

@@ -15,7 +15,7 @@ def test_every_recipe_names_a_model_whose_networks_ship():
     for name, recipe in pretrained.RECIPES.items():
         trainer = models.build(recipe["model"], image_shape=recipe.get("image_shape", (28, 28, 1)),
                                **recipe.get("options", {}))
-        shipped = models.networks(trainer, recipe["model"])
+        shipped = pretrained.shipped_networks(trainer, recipe)
         assert shipped and all(hasattr(net, "save_weights") for net in shipped.values()), name
         assert all(f"{n}.weights.h5" in pretrained.read_card(name)["files"] for n in shipped), name
 

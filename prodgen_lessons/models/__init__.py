@@ -71,7 +71,7 @@ def build(name, image_shape=(28, 28, 1), latent_dim=None, num_classes=10, **opti
     return s.build_fn(tuple(image_shape), latent_dim or s.latent_dim, num_classes, **{**s.options, **options})
 
 
-def networks(trainer, name):
-    """{file stem: network} of what `name` ships (its spec's networks)."""
+def networks(trainer, name, names=None):
+    """{file stem: network} of what `name` ships: its spec's networks, or `names`."""
     s = spec(name)
-    return {n: trainer if s.kind == "classifier" else getattr(trainer, n) for n in s.networks}
+    return {n: trainer if s.kind == "classifier" else getattr(trainer, n) for n in names or s.networks}

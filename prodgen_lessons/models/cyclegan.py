@@ -23,6 +23,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from prodgen_lessons.data import as_float, check_image_shape
+from prodgen_lessons.models.gan import dtype_policy, resolve_precision
 
 DEFAULT_DOMAINS = ("Sneaker", "Ankle boot")  # the course's translation: sneaker <-> ankle boot
 
@@ -98,7 +99,8 @@ def build_generator(image_shape=(28, 28, 1), filters=32, num_residual_blocks=3, 
     for mult in (2, 1):  # and back up
         x = layers.Conv2DTranspose(filters * mult, 3, strides=2, padding="same", use_bias=False)(x)
         x = layers.ReLU()(_instance_norm()(x))
-    out = layers.Conv2D(image_shape[-1], 7, padding="same", activation="tanh")(x)
+    # the image in float32 whatever the compute precision
+    out = layers.Conv2D(image_shape[-1], 7, padding="same", activation="tanh", dtype="float32")(x)
     return keras.Model(image, out, name=name)
 
 
@@ -120,7 +122,7 @@ def build_discriminator(image_shape=(28, 28, 1), filters=64, name="discriminator
         size, mult = size // 2, min(mult * 2, 4)
     x = layers.Conv2D(filters * mult, 4, padding="same", use_bias=False)(x)
     x = layers.LeakyReLU(0.2)(_instance_norm()(x))
-    patches = layers.Conv2D(1, 4, padding="same", name="patch_logits")(x)
+    patches = layers.Conv2D(1, 4, padding="same", name="patch_logits", dtype="float32")(x)
     return keras.Model(image, patches, name=name)
 
 
@@ -247,10 +249,19 @@ class CycleGAN(keras.Model):
 
 def build_cyclegan(image_shape=(28, 28, 1), latent_dim=None, num_classes=None, filters=32,
                    num_residual_blocks=3, disc_filters=64, lambda_cycle=10.0, lambda_identity=5.0,
-                   learning_rate=2e-4):
+                   learning_rate=2e-4, precision="float32"):
     """A compiled CycleGAN, ready for `fit(domain_pair_dataset(a, b, batch_size=32))`.
 
-    latent_dim and num_classes are not used (it translates images); every model builder takes them."""
+    latent_dim and num_classes are not used (it translates images); every model builder takes them.
+    precision: as in `gan.resolve_precision` ("auto": bfloat16 on a CPU that has it).
+    """
+    with dtype_policy(resolve_precision(precision)):
+        return _build_cyclegan(image_shape, filters, num_residual_blocks, disc_filters, lambda_cycle,
+                               lambda_identity, learning_rate)
+
+
+def _build_cyclegan(image_shape, filters, num_residual_blocks, disc_filters, lambda_cycle, lambda_identity,
+                    learning_rate):
     trainer = CycleGAN(
         build_generator(image_shape, filters, num_residual_blocks, name="generator_ab"),
         build_generator(image_shape, filters, num_residual_blocks, name="generator_ba"),

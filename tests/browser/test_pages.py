@@ -1,6 +1,7 @@
 """Open every page of the built book in headless Chromium, offline, and check what a reader sees.
 
-Runs after `jupyter-book build` (make test-book). Every request that would leave the machine is
+Every page exists twice: in English at the root and in Chinese under zh/. Runs after
+`make book` has built both (make test-book). Every request that would leave the machine is
 blocked and recorded; a page fails on such a request, on math that MathJax did not render, on a
 broken image, on a JavaScript error other than the known stock ones, or if it is missing.
 Needs the Debian packages chromium (and chromium-driver) and Playwright from PyPI (no browser
@@ -9,6 +10,8 @@ download: it drives the system Chromium).
 
 import functools
 import http.server
+import re
+import subprocess
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -27,7 +30,13 @@ KNOWN_JS_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared", "Got i
 def toc_pages():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     pages = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
-    return [p + ".html" for p in pages]
+    return [edition + p + ".html" for edition in ("", "zh/") for p in pages]
+
+
+def cjk_fonts():
+    """The installed font families that have Chinese glyphs (fontconfig)."""
+    out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    return {name.strip() for line in out.splitlines() for name in line.split(",")}
 
 
 @pytest.fixture(scope="module")
@@ -99,18 +108,47 @@ def test_page_renders_offline(server, browser, page_path):
     unexpected = [e for e in errors if not any(k in e for k in KNOWN_JS_ERRORS)]
     assert not unexpected, f"{page_path}: JavaScript errors: {unexpected}"
 
+    _check_other_edition(page, page_path)
+    if page_path.startswith("zh/"):
+        _check_chinese(context, page, page_path)
     if "notebooks/" in page_path:
         _check_launch_buttons(page, page_path)
-        if not SCREENSHOT.exists():
+        if not SCREENSHOT.exists() and not page_path.startswith("zh/"):
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT))  # the README's picture of a chapter page
     context.close()
 
 
+def _check_other_edition(page, page_path):
+    """The language link leads to the same page in the other edition, and that page exists."""
+    other = page_path[3:] if page_path.startswith("zh/") else "zh/" + page_path
+    href = page.locator("a.language-switch").get_attribute("href") or ""
+    assert href.endswith("/" + other), f"{page_path}: the language link goes to {href!r}, not {other!r}"
+    status = page.evaluate("async (u) => (await fetch(u)).status", href)
+    assert status == 200, f"{page_path}: the other edition {href} answers {status}"
+
+
+def _check_chinese(context, page, page_path):
+    """A Chinese page says so, its title is Chinese, and the browser draws it with a CJK font."""
+    assert page.evaluate("() => document.documentElement.lang") == "zh-CN", f"{page_path}: lang is not zh-CN"
+    heading = page.locator("article h1").first.inner_text()
+    assert re.search(r"[\u4e00-\u9fff]", heading), f"{page_path}: heading {heading!r} is not Chinese"
+    cdp = context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "article h1"})["nodeId"]
+    used = {f["familyName"] for f in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+            if f["glyphCount"] > 0}
+    installed = cjk_fonts()
+    assert used & installed, (f"{page_path}: the heading is drawn with {sorted(used)}, none of which has "
+                              f"Chinese glyphs (installed CJK fonts: {sorted(installed) or 'none'})")
+
+
 def _check_launch_buttons(page, page_path):
     """A notebook page offers its .ipynb for download and opens in Colab and Binder (make test-book
     builds with an example repository; `make book` with the publisher's)."""
-    notebook = page_path.replace(".html", ".ipynb")
+    notebook = page_path.removeprefix("zh/").replace(".html", ".ipynb")
     assert (ROOT / notebook).is_file()
     hrefs = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
     colab = [h for h in hrefs if h.startswith("https://colab.research.google.com/github/")]
