@@ -5,9 +5,11 @@
                                                book/locales/zh_CN/LC_MESSAGES/**.po
     python .ci/translations.py check [--min P] fail unless every catalog covers >= P % (98) of the
                                                current English messages and holds no fuzzy entry
-    python .ci/translations.py export PO OUT   untranslated or fuzzy messages of PO into OUT.json
-                                               ({"0": english, ...}) and OUT.fuzzy.json (their old
-                                               translations)
+    python .ci/translations.py export PO OUT [REGEX]
+                                               untranslated or fuzzy messages of PO (and translated
+                                               ones whose English matches REGEX) into OUT.json
+                                               ({"0": english, ...}) and their present or old
+                                               translations into OUT.fuzzy.json
     python .ci/translations.py import PO OUT ZH   write translations ZH.json ({"0": chinese, ...},
                                                numbered as in OUT.json) into PO
 
@@ -135,9 +137,11 @@ def _json(path, value):
     Path(path).write_text(json.dumps(value, ensure_ascii=False, indent=1) + "\n")
 
 
-def export(po_path, out):
+def export(po_path, out, pattern=None):
     po = _read(po_path, LOCALE)
-    todo = [m for m in po if m.id and (not m.string or m.fuzzy or markup_differs(m.id, m.string))]
+    again = re.compile(pattern) if pattern else None
+    todo = [m for m in po if m.id and (not m.string or m.fuzzy or markup_differs(m.id, m.string)
+                                      or (again and again.search(m.id)))]
     _json(f"{out}.json", {str(i): m.id for i, m in enumerate(todo)})
     _json(f"{out}.fuzzy.json", {str(i): m.string for i, m in enumerate(todo) if m.string})
     print(f"{len(todo)} messages to translate in {out}.json")
@@ -176,7 +180,7 @@ def main(argv):
         minimum = float(argv[argv.index("--min") + 1]) if "--min" in argv else 98.0
         return 0 if check(minimum) else 1
     elif argv[0] == "export":
-        export(argv[1], argv[2])
+        export(argv[1], argv[2], argv[3] if len(argv) > 3 else None)
     else:
         return 0 if import_(argv[1], argv[2], argv[3]) else 1
     return 0

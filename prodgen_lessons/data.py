@@ -406,16 +406,20 @@ class Catalogue:
                          self.skipped, self.skip_broken)
 
     def without(self, *categories):
-        """The same catalogue without the training images of `categories` (names or indices): a
-        model pre-trained on it has never seen them (transfer learning, chapter 6)."""
+        """The same catalogue without the images of `categories` (names or indices), in both splits:
+        a model pre-trained on it has never seen them (transfer learning, chapter 6). The category
+        names stay, so labels keep their meaning."""
         drop = [self.category_index(c) for c in categories]
-        keep = ~np.isin(self.train.labels, drop)
-        t = self.train
-        train = Split(t.labels[keep], None if t.pixels is None else t.pixels[keep],
-                      None if t.files is None else tuple(np.asarray(t.files, dtype=object)[keep]))
+
+        def keep(s):
+            k = ~np.isin(s.labels, drop)
+            return Split(s.labels[k], None if s.pixels is None else s.pixels[k],
+                         None if s.files is None else tuple(np.asarray(s.files, dtype=object)[k]))
+
         names = ", ".join(self.class_names[i] for i in drop)
-        return Catalogue(self.class_names, self.image_shape, train, self.test, f"{self.source} (without {names})",
-                         self.class_names_zh, self.unused, self.skipped, self.skip_broken)
+        return Catalogue(self.class_names, self.image_shape, keep(self.train), keep(self.test),
+                         f"{self.source} (without {names})", self.class_names_zh, self.unused, self.skipped,
+                         self.skip_broken)
 
     def read(self, file):
         """One image file at this catalogue's shape; None when it is unreadable and skip_broken."""
