@@ -39,6 +39,10 @@ def main(argv):
     except ValueError as e:
         sys.exit(f"error: {e}")
     out = Path(argv[2])
+    # Jupyter Book resolves local extensions against the config file's folder, which moves here.
+    extensions = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, path in extensions.items():
+        extensions[name] = str((root / path).resolve())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     print(f"launch buttons for {config['repository']['url']} (branch {config['repository']['branch']})")

@@ -42,6 +42,8 @@ def write_conf(config=None):
     which `jupyter-book config sphinx` leaves out."""
     subprocess.run([BIN / "jupyter-book", "config", "sphinx", str(ROOT)] + (["--config", config] if config else []),
                    check=True, capture_output=True)
+    if config:  # jupyter-book writes it beside the configuration file
+        (Path(config).resolve().parent / "conf.py").replace(ROOT / "conf.py")
     with open(ROOT / "conf.py", "a") as f:
         f.write('\nimport os, sys\nsys.path.insert(0, os.path.abspath("book/_ext"))\n')
 

@@ -173,6 +173,9 @@ def test_publish_config_is_the_book_config_plus_the_repository(tmp_path):
     assert published["repository"].pop("url") == "https://github.com/acme/pl"
     launch = published.pop("launch_buttons")
     assert launch["colab_url"] and launch["binderhub_url"]
+    # local extensions are found from the config file's folder: the published one names them absolutely
+    extensions = published["sphinx"].pop("local_extensions")
+    assert extensions == {k: str((ROOT / v).resolve()) for k, v in ours["sphinx"].pop("local_extensions").items()}
     assert published == {k: v for k, v in ours.items() if k != "launch_buttons"}
     # without a repository no buttons: Jupyter Book would aim them at its own repository
     assert not ours["launch_buttons"]["colab_url"] and not ours["launch_buttons"]["binderhub_url"]
