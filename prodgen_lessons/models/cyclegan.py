@@ -256,19 +256,13 @@ def build_cyclegan(image_shape=(28, 28, 1), latent_dim=None, num_classes=None, f
     precision: as in `gan.resolve_precision` ("auto": bfloat16 on a CPU that has it).
     """
     with dtype_policy(resolve_precision(precision)):
-        return _build_cyclegan(image_shape, filters, num_residual_blocks, disc_filters, lambda_cycle,
-                               lambda_identity, learning_rate)
-
-
-def _build_cyclegan(image_shape, filters, num_residual_blocks, disc_filters, lambda_cycle, lambda_identity,
-                    learning_rate):
-    trainer = CycleGAN(
-        build_generator(image_shape, filters, num_residual_blocks, name="generator_ab"),
-        build_generator(image_shape, filters, num_residual_blocks, name="generator_ba"),
-        build_discriminator(image_shape, disc_filters, name="discriminator_a"),
-        build_discriminator(image_shape, disc_filters, name="discriminator_b"),
-        lambda_cycle=lambda_cycle, lambda_identity=lambda_identity,
-    )
-    trainer.compile(g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
-                    d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5))
+        trainer = CycleGAN(
+            build_generator(image_shape, filters, num_residual_blocks, name="generator_ab"),
+            build_generator(image_shape, filters, num_residual_blocks, name="generator_ba"),
+            build_discriminator(image_shape, disc_filters, name="discriminator_a"),
+            build_discriminator(image_shape, disc_filters, name="discriminator_b"),
+            lambda_cycle=lambda_cycle, lambda_identity=lambda_identity,
+        )
+        trainer.compile(g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
+                        d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5))
     return trainer
