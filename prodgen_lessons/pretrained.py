@@ -63,7 +63,7 @@ RECIPES = {
     "vae_no_bags": dict(model="vae", without=["Bag"], epochs=200, batch_size=128, latent_dim=32, seed=0, minutes=5,
                         options={"beta": 0.25, "prior_components": 50, "base_filters": 16, "hidden": 128}),
     "cyclegan": dict(model="cyclegan", epochs=40, batch_size=32, seed=0, minutes=20,
-                     domains=["Sneaker", "Ankle boot"]),
+                     domains=["Sneaker", "Ankle boot"], options={"precision": "auto"}),
     # Article 6.3's several conditions: category and colour, on the colour catalogue
     "cgan_colour": dict(model="cgan", data="colour-variants", image_shape=[28, 28, 3], epochs=40, batch_size=64,
                         seed=0, minutes=20, options={"colour": True, "dropout": 0.0, "ema": 0.999,
