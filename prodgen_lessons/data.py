@@ -300,6 +300,11 @@ class Split:
     def __len__(self):
         return len(self.labels)
 
+    def select(self, index):
+        """The images at `index` (a slice, or a boolean mask over the split)."""
+        return Split(self.labels[index], None if self.pixels is None else self.pixels[index],
+                     None if self.files is None else tuple(np.asarray(self.files, dtype=object)[index]))
+
 
 class Catalogue:
     """A product catalogue from any source: category names, image shape, a train/test split.
@@ -398,9 +403,7 @@ class Catalogue:
 
     def subset(self, n_train):
         """The same catalogue with only its first `n_train` training images."""
-        t = self.train
-        train = Split(t.labels[:n_train], None if t.pixels is None else t.pixels[:n_train],
-                      None if t.files is None else t.files[:n_train])
+        train = self.train.select(slice(n_train))
         return Catalogue(self.class_names, self.image_shape, train, self.test,
                          f"{self.source} (first {len(train):,})", self.class_names_zh, self.unused,
                          self.skipped, self.skip_broken)
@@ -410,14 +413,9 @@ class Catalogue:
         a model pre-trained on it has never seen them (transfer learning, chapter 6). The category
         names stay, so labels keep their meaning."""
         drop = [self.category_index(c) for c in categories]
-
-        def keep(s):
-            k = ~np.isin(s.labels, drop)
-            return Split(s.labels[k], None if s.pixels is None else s.pixels[k],
-                         None if s.files is None else tuple(np.asarray(s.files, dtype=object)[k]))
-
+        train, test = (s.select(~np.isin(s.labels, drop)) for s in (self.train, self.test))
         names = ", ".join(self.class_names[i] for i in drop)
-        return Catalogue(self.class_names, self.image_shape, keep(self.train), keep(self.test),
+        return Catalogue(self.class_names, self.image_shape, train, test,
                          f"{self.source} (without {names})", self.class_names_zh, self.unused, self.skipped,
                          self.skip_broken)
 
