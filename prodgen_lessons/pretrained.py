@@ -49,9 +49,9 @@ RECIPES = {
                              "precision": "auto"}),
     # beta < 1 sharpens the decoder; the codes' mixture (prior_components) repairs the prior
     "vae": dict(model="vae", epochs=200, batch_size=128, latent_dim=32, seed=0, minutes=20,
-                options={"beta": 0.25, "prior_components": 50}),
+                options={"beta": 0.05, "prior_components": 50}),
     "cvae": dict(model="cvae", epochs=200, batch_size=128, latent_dim=32, seed=0, minutes=20,
-                 options={"beta": 0.25, "prior_components": 10}),
+                 options={"beta": 0.05, "prior_components": 10}),
     # Transfer learning (chapter 6): the cGAN's recipe on every category but bags, half the time;
     # it ships its discriminator too, so that fine-tuning on a few bag photos starts from both.
     "cgan_no_bags": dict(model="cgan", without=["Bag"], networks=["generator", "discriminator"], epochs=40,
@@ -61,7 +61,7 @@ RECIPES = {
     # Chapter 7's transfer: the VAE's recipe at half width (the shipped weights' 40 MB budget) and
     # a quarter of its time, on every category but bags.
     "vae_no_bags": dict(model="vae", without=["Bag"], epochs=200, batch_size=128, latent_dim=32, seed=0, minutes=5,
-                        options={"beta": 0.25, "prior_components": 50, "base_filters": 16, "hidden": 128}),
+                        options={"beta": 0.05, "prior_components": 50, "base_filters": 16, "hidden": 128}),
     "cyclegan": dict(model="cyclegan", epochs=40, batch_size=32, seed=0, minutes=20,
                      domains=["Sneaker", "Ankle boot"], options={"precision": "auto"}),
     # Article 6.3's several conditions: category and colour, on the colour catalogue
