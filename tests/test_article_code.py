@@ -2,6 +2,8 @@
 the same check passed by the library's corrected code. The book's errata page links these tests
 by name: test_printed_* shows the flaw, test_library_* the fix."""
 
+import ast
+import inspect
 import sys
 import types
 
@@ -74,6 +76,20 @@ def test_printed_vae_model_7_1_input_shape_undefined():
     decoder = article.make_decoder_model_7_1((28, 28, 1))
     with pytest.raises(NameError, match="input_shape"):
         article.make_vae_model_7_1(encoder, decoder)
+
+
+def test_printed_vae_compile_gets_a_tuple_and_a_loss_tensor():
+    # 7.1's make_vae_model returns (model, loss tensor): the 7.1b listing compiles that tuple
+    returned = [node.value for node in ast.walk(ast.parse(inspect.getsource(article.make_vae_model_7_1)))
+                if isinstance(node, ast.Return)]
+    assert len(returned) == 1 and isinstance(returned[0], ast.Tuple) and len(returned[0].elts) == 2
+    with pytest.raises(AttributeError, match="compile"):
+        (keras.Sequential(), tf.zeros((2,))).compile(optimizer="adam")
+    # and even given the model, a tensor is not a loss(y_true, y_pred) Keras can call
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="loss"):
+        model.compile(optimizer="adam", loss=tf.zeros((4,)))
+        model.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, verbose=0)
 
 
 def test_library_vae_builds_and_runs():
