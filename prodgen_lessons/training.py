@@ -505,15 +505,6 @@ class TimeBudget(keras.callbacks.Callback):
 SETTINGS_NAME = "settings.json"
 
 
-def _precision(trainer):
-    """The dtype policy its image network computes in: a GAN's generator, a VAE's decoder, else
-    the trainer itself (a CycleGAN or a classifier is built under one policy)."""
-    for name in ("generator", "decoder"):
-        if getattr(trainer, name, None) is not None:
-            return getattr(trainer, name).dtype_policy.name
-    return trainer.dtype_policy.name
-
-
 def make_training_data(model, catalogue, batch_size, seed=0, domains=None):
     """The tf.data pipeline `model` trains on: the catalogue's training split, scaled as the model
     wants it, with labels; for a translator, unpaired batches of its two `domains` (categories)."""
@@ -620,7 +611,7 @@ def train(model, data=None, epochs=None, batch_size=None, latent_dim=None, out_d
         stopped_on_nan = dict(epoch=epoch + 1, batch=int(batch), metric=metric, value=str(value))
     info = dict(seconds=seconds, epochs_done=epochs_done,
                 stopped_by_time=bool(budget and budget.exhausted), stopped_on_nan=stopped_on_nan,
-                data=data.source, precision=_precision(trainer),
+                data=data.source, precision=getattr(trainer, "generator", trainer).dtype_policy.name,
                 skipped=list(getattr(data, "skipped", [])))
     if history_log is not None:
         history_log.write(**info)

@@ -33,7 +33,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from prodgen_lessons.data import as_float, check_image_shape
-from prodgen_lessons.models.gan import SAMPLE_BATCH, dtype_policy, resolve_precision
+from prodgen_lessons.models.gan import SAMPLE_BATCH
 
 # ---------------------------------------------------------------------------------------------
 # losses
@@ -129,9 +129,8 @@ def build_encoder(image_shape=(28, 28, 1), latent_dim=16, num_classes=None, base
     x = layers.Dense(hidden, activation="relu", kernel_regularizer=reg)(x)
     if dropout:
         x = layers.Dropout(dropout)(x)
-    # the codes in float32 whatever the compute precision: exp(z_log_var) and the KL need it
-    z_mean = layers.Dense(latent_dim, name="z_mean", dtype="float32")(x)
-    z_log_var = layers.Dense(latent_dim, name="z_log_var", dtype="float32")(x)
+    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
     return keras.Model(inputs if num_classes else image, [z_mean, z_log_var], name="encoder")
 
 
@@ -161,7 +160,7 @@ def build_decoder(image_shape=(28, 28, 1), latent_dim=16, num_classes=None, base
         if dropout:
             x = layers.Dropout(dropout)(x)
     # No sigmoid: the loss takes logits (stable); sigmoid(logits) is the mean image.
-    logits = layers.Conv2D(image_shape[-1], 3, padding="same", name="logits", dtype="float32")(x)
+    logits = layers.Conv2D(image_shape[-1], 3, padding="same", name="logits")(x)
     return keras.Model(inputs if num_classes else z, logits, name="decoder")
 
 
@@ -450,22 +449,19 @@ class CVAE(VAE):
 
 def build_vae(image_shape=(28, 28, 1), latent_dim=16, num_classes=None, beta=1.0,
               learning_rate=1e-3, dropout=0.0, weight_decay=0.0, seed=0, prior_components=0,
-              conditional=False, precision="float32", **network_kwargs):
+              conditional=False, **network_kwargs):
     """A compiled VAE, ready for `fit(make_dataset(x, y, scale="unit", batch_size=128))`.
 
     num_classes is used only by the conditional VAE (`build_cvae`, or conditional=True); every
     model builder takes it. prior_components > 0: sample from a mixture fitted to the training
-    codes after `fit` (see `GaussianMixture`). precision: what the networks compute in, as in
-    `gan.resolve_precision` ("auto": bfloat16 on a CPU that has it); codes, logits and losses
-    stay float32."""
+    codes after `fit` (see `GaussianMixture`)."""
     num_classes = num_classes if conditional else None
     if conditional and not num_classes:
         raise ValueError("a conditional VAE needs num_classes (the number of categories)")
-    with dtype_policy(resolve_precision(precision)):
-        encoder = build_encoder(image_shape, latent_dim, num_classes, dropout=dropout,
-                                weight_decay=weight_decay, **network_kwargs)
-        decoder = build_decoder(image_shape, latent_dim, num_classes, dropout=dropout,
-                                weight_decay=weight_decay, **network_kwargs)
+    encoder = build_encoder(image_shape, latent_dim, num_classes, dropout=dropout,
+                            weight_decay=weight_decay, **network_kwargs)
+    decoder = build_decoder(image_shape, latent_dim, num_classes, dropout=dropout,
+                            weight_decay=weight_decay, **network_kwargs)
     trainer = (CVAE if num_classes else VAE)(encoder, decoder, beta=beta, seed=seed,
                                              prior_components=prior_components)
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
