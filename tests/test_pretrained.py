@@ -62,6 +62,21 @@ def test_shipped_cgan_makes_requested_products():
     assert np.mean(predicted == labels) > 0.9
 
 
+@pytest.mark.skipif("cvae" not in SHIPPED, reason="no shipped cvae")
+def test_guidance_makes_the_shipped_cvae_draw_the_requested_category_more_often():
+    trainer = pretrained.load_pretrained("cvae")
+    clf = pretrained.load_pretrained("classifier")
+    recipe_guidance = trainer.guidance
+    assert recipe_guidance > 0
+    labels = np.arange(500) % 10
+    accuracy = {}
+    for guidance in (0.0, recipe_guidance):
+        trainer.guidance = guidance
+        predicted = np.argmax(clf.predict(trainer.sample(500, labels=labels, seed=1), verbose=0), 1)
+        accuracy[guidance] = np.mean(predicted == labels)
+    assert accuracy[recipe_guidance] > accuracy[0.0] + 0.02, accuracy
+
+
 @pytest.mark.skipif(not SHIPPED, reason="no shipped model")
 def test_tampered_weights_are_refused(tmp_path):
     name = SHIPPED[0]

@@ -216,6 +216,41 @@ def test_ex_post_prior_is_fitted_after_fit_and_saves_with_the_weights(sample, tm
         assert np.array_equal(copy.prior.sample(5, labels, seed=1), trainer.prior.sample(5, labels, seed=1))
 
 
+def test_temperature_and_guidance_change_decoding_as_their_formulas_say():
+    tf.keras.utils.set_random_seed(0)
+    z = np.random.default_rng(0).standard_normal((4, 3)).astype("float32")
+    plain = vae.build_vae(latent_dim=3, **SMALL)
+    sharp = vae.build_vae(latent_dim=3, temperature=0.5, **SMALL)
+    sharp.decoder.set_weights(plain.decoder.get_weights())
+    logits = np.asarray(plain.decoder(z))
+    np.testing.assert_allclose(plain.decode(z), 1 / (1 + np.exp(-logits)), atol=1e-6)
+    np.testing.assert_allclose(sharp.decode(z), 1 / (1 + np.exp(-2 * logits)), atol=1e-6)
+
+    plain = vae.build_cvae(latent_dim=3, **SMALL)
+    guided = vae.build_cvae(latent_dim=3, guidance=0.7, temperature=0.5, **SMALL)
+    guided.decoder.set_weights(plain.decoder.get_weights())
+    labels = np.array([0, 3, 3, 9])
+    every = np.stack([np.asarray(plain.decoder([z, np.full(4, c)])) for c in range(10)], 1)
+    own = every[np.arange(4), labels]
+    expected = (own + 0.7 * (own - every.mean(1))) / 0.5
+    np.testing.assert_allclose(guided.decode(z, labels), 1 / (1 + np.exp(-expected)), atol=1e-5)
+    np.testing.assert_allclose(plain.decode(z, labels), 1 / (1 + np.exp(-own)), atol=1e-6)
+    # per call: the model's settings are defaults, not fixed
+    np.testing.assert_allclose(guided.decode(z, labels, temperature=1.0, guidance=0.0), plain.decode(z, labels),
+                               atol=1e-6)
+
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        vae.build_vae(latent_dim=3, temperature=0, **SMALL)
+    with pytest.raises(ValueError, match="guidance must be >= 0"):
+        vae.build_cvae(latent_dim=3, guidance=-1, **SMALL)
+    with pytest.raises(ValueError, match="guidance needs a condition"):
+        vae.build_vae(latent_dim=3, guidance=1, **SMALL)
+    with pytest.raises(ValueError, match="guidance needs a condition"):
+        sharp.decode(z, guidance=0.5)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        sharp.decode(z, temperature=-1)
+
+
 def test_sample_draws_codes_from_the_fitted_mixture_not_the_standard_normal():
     trainer = vae.build_vae(latent_dim=2, prior_components=1, **SMALL)
     trainer.prior.fit_codes(np.random.default_rng(0).normal(5.0, 0.1, (500, 2)))

@@ -14,13 +14,21 @@ does not compute. Images are in [0, 1] (`make_dataset(..., scale="unit")`); pixe
 0 and 1 are used as soft Bernoulli targets, which is the usual practice for Fashion-MNIST.
 
 The CVAE feeds a one-hot category to both networks: q(z|x, c) and p(x|z, c), so sampling z from
-the prior with a chosen c gives a product of that category.
+the prior with a chosen c gives a product of that category. With `guidance` > 0 it decodes with
+classifier-free guidance (Ho & Salimans 2022): the decoder's logits for c are pushed away from
+their average over all categories, which strengthens what makes the image a c.
 
 Samples from the prior N(0, I) land where the decoder was seldom trained: the codes of real images
 (the aggregate posterior) do not fill the prior. With `prior_components=K` the trainer fits a
 mixture of K diagonal Gaussians to the codes of the training images after training -- per
 category for the CVAE -- and `sample` draws z from it ("ex-post density estimation", Ghosh et al.
 2020). The mixture's parameters are weights of the `GaussianMixture` network and ship with it.
+
+The decoder's mean image sigmoid(logits) averages over what a code leaves open, so it is blurred.
+`decode` divides the logits by a `temperature` T: each pixel's Bernoulli p(x|z), tempered to
+p(x|z)^(1/T) and renormalised, is sigmoid(logits / T); below 1 it pushes greys towards black and
+white and sharpens the edges, as sampling below temperature 1 does in Glow and in language models.
+Like the mixture and the guidance, it changes decoding only, not training.
 
 Article 7.3's "regularisation (Dropout, weight decay)" is the `dropout` / `weight_decay` arguments
 of the builders: dropout after each hidden layer, an L2 kernel penalty added to the loss.
@@ -264,6 +272,18 @@ def _sigmoid(logits):
     return np.asarray(ops.sigmoid(logits), dtype="float32")
 
 
+def _temperature(value):
+    if not float(value) > 0:
+        raise ValueError(f"temperature must be > 0 (1: the decoder's own mean image), got {value}")
+    return float(value)
+
+
+def _guidance(value):
+    if not float(value) >= 0:
+        raise ValueError(f"guidance must be >= 0 (0: the decoder as trained), got {value}")
+    return float(value)
+
+
 class VAE(keras.Model):
     """Trains encoder + decoder on the negative ELBO; data = images in [0, 1] or (images, labels).
 
@@ -272,7 +292,7 @@ class VAE(keras.Model):
     beta = 1 is the ELBO; beta > 1 is the beta-VAE (smoother latent space, blurrier images).
     """
 
-    def __init__(self, encoder, decoder, beta=1.0, seed=0, prior_components=0, **kwargs):
+    def __init__(self, encoder, decoder, beta=1.0, seed=0, prior_components=0, temperature=1.0, **kwargs):
         super().__init__(**kwargs)
         if beta < 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
@@ -281,6 +301,7 @@ class VAE(keras.Model):
         self.encoder = encoder
         self.decoder = decoder
         self.beta = float(beta)
+        self.temperature = _temperature(temperature)
         self.latent_dim = int(encoder.outputs[0].shape[-1])
         self.prior = (GaussianMixture(self.latent_dim, int(prior_components), getattr(self, "num_classes", None),
                                       name="prior") if prior_components else None)
@@ -381,16 +402,25 @@ class VAE(keras.Model):
         z_mean, z_log_var = self._encode(x, self._labels(len(x), labels), False)
         return np.asarray(z_mean), np.asarray(z_log_var)
 
-    def decode(self, z, labels=None):
-        """Mean images sigmoid(D(z)) in [0, 1] for latent codes z, shape (n, latent_dim)."""
+    def decode(self, z, labels=None, temperature=None, guidance=None):
+        """Images sigmoid(D(z) / temperature) in [0, 1] for latent codes z, shape (n, latent_dim):
+        the decoder's mean image at temperature 1, sharper below 1. `temperature` and the CVAE's
+        `guidance` default to the model's own; pass them to decode one call otherwise."""
         z = np.asarray(z, dtype="float32")
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"z must have shape (n, {self.latent_dim}), got {z.shape}")
+        temperature = self.temperature if temperature is None else _temperature(temperature)
         labels = self._labels(len(z), labels)
         starts = range(0, len(z), SAMPLE_BATCH) or [0]  # in slices: memory does not grow with n
-        return np.concatenate([_sigmoid(self._decode(z[i:i + SAMPLE_BATCH],
-                                                     None if labels is None else labels[i:i + SAMPLE_BATCH], False))
+        return np.concatenate([_sigmoid(self._logits(z[i:i + SAMPLE_BATCH],
+                                                     None if labels is None else labels[i:i + SAMPLE_BATCH], guidance)
+                                        / temperature)
                                for i in starts])
+
+    def _logits(self, z, labels, guidance=None):
+        if guidance:
+            raise ValueError("guidance needs a condition: use a CVAE")
+        return self._decode(z, labels, False)
 
     def reconstruct(self, x, labels=None):
         """Decode the posterior mean of each image: the deterministic reconstruction, in [0, 1]."""
@@ -399,18 +429,19 @@ class VAE(keras.Model):
 
     def sample(self, n, labels=None, seed=0):
         """n new images in [0, 1], shape (n, H, W, C): z from the prior (the fitted ex-post
-        density, or N(0, I)), then sigmoid(D(z))."""
+        density, or N(0, I)), then `decode`."""
         return self.decode(self._prior_codes(int(n), None, seed))
 
 
 class CVAE(VAE):
     """Conditional VAE: encoder([x, label]) and decoder([z, label]); data = (images, labels)."""
 
-    def __init__(self, encoder, decoder, beta=1.0, seed=0, **kwargs):
+    def __init__(self, encoder, decoder, beta=1.0, seed=0, guidance=0.0, **kwargs):
         if len(encoder.inputs) != 2 or len(decoder.inputs) != 2:
             raise ValueError("CVAE needs networks built with num_classes (inputs [x, label] "
                              "and [z, label]); use VAE for unconditional ones")
         self.num_classes = int(decoder.get_layer("onehot").num_tokens)  # the prior needs it
+        self.guidance = _guidance(guidance)
         super().__init__(encoder, decoder, beta=beta, seed=seed, **kwargs)
 
     def _split(self, data):
@@ -438,6 +469,20 @@ class CVAE(VAE):
         z_mean, z_log_var = self.encoder([images, labels], training=training)
         return self.decoder([self.sampling([z_mean, z_log_var]), labels], training=training)
 
+    def _logits(self, z, labels, guidance=None):
+        """The logits `decode` turns into images, with classifier-free guidance (Ho & Salimans
+        2022) of weight w = `guidance`: own + w * (own - mean over every category c of D(z, c)).
+        The average over the categories stands in for an unconditional decoder, so the difference
+        is what makes the image the requested category, and w > 0 strengthens it; it costs one
+        decoder pass per category. Training is unchanged: guidance acts only when decoding."""
+        guidance = self.guidance if guidance is None else _guidance(guidance)
+        if not guidance:
+            return self._decode(z, labels, False)
+        every = np.stack([np.asarray(self._decode(z, np.full(len(z), c, "int32"), False))
+                          for c in range(self.num_classes)], axis=1)
+        own = every[np.arange(len(z)), labels]
+        return own + guidance * (own - every.mean(axis=1))
+
     def sample(self, n, labels=None, seed=0):
         """n images of the requested categories (labels None -> 0, 1, ..., 9, 0, 1, ...)."""
         n = int(n)
@@ -449,21 +494,25 @@ class CVAE(VAE):
 
 def build_vae(image_shape=(28, 28, 1), latent_dim=16, num_classes=None, beta=1.0,
               learning_rate=1e-3, dropout=0.0, weight_decay=0.0, seed=0, prior_components=0,
-              conditional=False, **network_kwargs):
+              conditional=False, guidance=0.0, temperature=1.0, **network_kwargs):
     """A compiled VAE, ready for `fit(make_dataset(x, y, scale="unit", batch_size=128))`.
 
     num_classes is used only by the conditional VAE (`build_cvae`, or conditional=True); every
     model builder takes it. prior_components > 0: sample from a mixture fitted to the training
-    codes after `fit` (see `GaussianMixture`)."""
+    codes after `fit` (see `GaussianMixture`). temperature and guidance (the conditional VAE's) only
+    change how codes are decoded into images (see `VAE.decode`, `CVAE._logits`)."""
     num_classes = num_classes if conditional else None
     if conditional and not num_classes:
         raise ValueError("a conditional VAE needs num_classes (the number of categories)")
+    if guidance and not conditional:
+        raise ValueError("guidance needs a condition: use build_cvae (or conditional=True)")
     encoder = build_encoder(image_shape, latent_dim, num_classes, dropout=dropout,
                             weight_decay=weight_decay, **network_kwargs)
     decoder = build_decoder(image_shape, latent_dim, num_classes, dropout=dropout,
                             weight_decay=weight_decay, **network_kwargs)
-    trainer = (CVAE if num_classes else VAE)(encoder, decoder, beta=beta, seed=seed,
-                                             prior_components=prior_components)
+    conditional_options = {"guidance": guidance} if num_classes else {}
+    trainer = (CVAE if num_classes else VAE)(encoder, decoder, beta=beta, seed=seed, prior_components=prior_components,
+                                             temperature=temperature, **conditional_options)
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return trainer
 
