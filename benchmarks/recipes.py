@@ -608,8 +608,8 @@ RECIPES = {r.name: r for r in [
                  "the DCGAN setting), batch 64, float32. Ours: tanh output (the paper names none); "
                  "trained by the course's InfoGAN step, which updates both players from one forward "
                  "pass and scores the continuous codes as unit-variance Gaussians (Q gives their means)"),
-    course_recipe("infogan", "the DCGAN recipe plus the codes: noise 62, a 10-way categorical and two "
-                             "continuous codes, Q on D's body, lambda 1"),
+    course_recipe("infogan", "the DCGAN recipe plus the codes: noise 62, a 10-way categorical and one "
+                             "continuous code, Q on D's body, lambda 1"),
     Recipe("tf_vae", "TF convolutional VAE tutorial", "tensorflow.org/tutorials/generative/cvae",
            lambda: build_tutorial_vae(), 32, "unit", False,
            notes="written from the tutorial's description: encoder conv 32-64 (3x3, stride 2), decoder "

@@ -48,7 +48,8 @@ JUDGES = ("classifier", "classifier2")  # the two feature spaces: FID and FID2
 # source of the full set is checksummed, and n_train tells it from the sample. Nor is the second
 # network's name, so that the runs made before it existed (no FID2) stay in the report.
 COMPARED_SETTINGS = ("minutes", "checkpoint_seconds", "sample_size", "n_train", "classifier")
-SCORES = ("fid", "fid2", "kid", "precision", "recall", "conditional_accuracy", "diversity", "is", "cycle_error")
+SCORES = ("fid", "fid2", "kid", "precision", "recall", "conditional_accuracy", "code_purity", "diversity", "is",
+          "cycle_error")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Family:
     fid_ratio: float                # FID <= fid_ratio x the noise floor
     accuracy: float = None          # conditional accuracy (translations: share of the target) >= this
     recall: float = None            # recall >= this
+    purity: float = None            # an InfoGAN's categorical code: one-to-one purity >= this
     accuracy_label: str = "cond. acc."
 
     @property
@@ -69,19 +71,26 @@ class Family:
 
     def marks(self):
         """The family's marks in table order; "all" when there are several."""
-        names = ["fid"] + [m for m in ("accuracy", "recall") if getattr(self, m) is not None]
+        names = ["fid"] + [m for m in ("accuracy", "recall", "purity") if getattr(self, m) is not None]
         return names + (["all"] if len(names) > 1 else [])
+
+    def second_marks(self):
+        """(score key, mark, label) of each mark besides FID, in table order."""
+        marks = (("conditional_accuracy", self.accuracy, self.accuracy_label), ("recall", self.recall, "recall"),
+                 ("code_purity", self.purity, "code purity"))
+        return [m for m in marks if m[1] is not None]
 
     def targets(self):
         """The marks as results.json records them (None: no such mark)."""
-        return {"fid_over_floor": self.fid_ratio, "conditional_accuracy": self.accuracy, "recall": self.recall}
+        return {"fid_over_floor": self.fid_ratio, "conditional_accuracy": self.accuracy, "recall": self.recall,
+                "code_purity": self.purity}
 
 
 FAMILIES = {f.name: f for f in [
     Family("cgan", "Conditional GANs", ("kerasio_cgan", "tf_dcgan", "article_cgan", "course_cgan"),
            4.0, accuracy=0.95),
     Family("dcgan", "DCGANs (unconditional)", ("tf_dcgan", "course_dcgan"), 6.0, recall=0.6),
-    Family("infogan", "InfoGANs", ("paper_infogan", "course_infogan"), 8.0),
+    Family("infogan", "InfoGANs", ("paper_infogan", "course_infogan"), 8.0, purity=0.75),
     Family("vae", "Variational autoencoders", ("tf_vae", "course_vae"), 20.0),
     Family("cvae", "Conditional VAEs", ("tf_cvae", "course_cvae"), 20.0, accuracy=0.90),
     Family("cyclegan", "CycleGANs: sneakers -> ankle boots", ("kerasio_cyclegan", "course_cyclegan"),
@@ -254,6 +263,11 @@ def score_samples(trainer, recipe, evaluators, data, sample_size, seed=SAMPLE_SE
     out = _kept(metrics)
     _, probs = first.embed(images, "generated")
     out["classified_histogram"] = [round(float(h), 4) for h in np.bincount(probs.argmax(1), minlength=10) / len(probs)]
+    if getattr(trainer, "num_categories", None):  # an InfoGAN sampled its categorical code as 0, 1, ..., 9, 0, ...
+        from prodgen_lessons.metrics import code_purity
+
+        codes = np.arange(sample_size) % trainer.num_categories
+        out["code_purity"], _ = code_purity(codes, probs, num_categories=max(trainer.num_categories, probs.shape[1]))
     return out
 
 
@@ -395,6 +409,8 @@ def mark_tests(family, recipe):
         tests["accuracy"] = at_least("conditional_accuracy", family.accuracy) if recipe.scores_category else None
     if family.recall is not None:
         tests["recall"] = at_least("recall", family.recall)
+    if family.purity is not None:
+        tests["purity"] = at_least("code_purity", family.purity)
     if len(tests) > 1:
         parts = list(tests.values())
         tests["all"] = None if None in parts else (lambda p: all(test(p) for test in parts))
@@ -438,8 +454,9 @@ def _spread(point):
 def columns(family):
     """The checkpoint table's columns for `family` (CycleGANs add the cycle error)."""
     cycle = ("cycle error",) if translates(family) else ()
+    purity = ("code purity",) if family.purity is not None else ()
     return ("recipe", "checkpoint (min)", "trained (min)", "steps", "epochs", "FID", "FID / floor", "FID2",
-            "FID2 / floor2", family.accuracy_label, "precision", "recall") + cycle
+            "FID2 / floor2", family.accuracy_label, "precision", "recall") + purity + cycle
 
 
 def header_lines(report):
@@ -515,15 +532,17 @@ def _table_lines(family, section, used):
         for p in section["recipes"][recipe.name]["summary"]["points"]:
             acc = _fmt(p["conditional_accuracy"], 3) if recipe.scores_category else "n/a"
             cycle = [_fmt(p.get("cycle_error"), 4)] if recipe.translates else []
+            purity = [_fmt(p.get("code_purity"), 3)] if family.purity is not None else []
             cells = [recipe.name, _minutes(p["minutes_target"]), _fmt((p["train_seconds"] or 0) / 60),
                      _fmt(p["steps"], 0), _fmt(p["epochs"]), _fmt(p["fid"], 3) + _spread(p),
                      _fmt(p["fid_ratio"], 2), _fmt(p["fid2"], 3), _fmt(p["fid2_ratio"], 2), acc,
-                     _fmt(p["precision"], 3), _fmt(p["recall"], 3)] + cycle
+                     _fmt(p["precision"], 3), _fmt(p["recall"], 3)] + purity + cycle
             lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
 
 
-MARK_HEADINGS = {"fid": "FID mark", "accuracy": "accuracy mark", "recall": "recall mark", "all": "all marks"}
+MARK_HEADINGS = {"fid": "FID mark", "accuracy": "accuracy mark", "recall": "recall mark", "purity": "purity mark",
+                 "all": "all marks"}
 
 
 def _mark_text(family):
@@ -532,6 +551,8 @@ def _mark_text(family):
         texts.append(f"{family.accuracy_label} >= {family.accuracy:g}")
     if family.recall is not None:
         texts.append(f"recall >= {family.recall:g}")
+    if family.purity is not None:
+        texts.append(f"code purity >= {family.purity:g}")
     return ", ".join(texts)
 
 
@@ -560,12 +581,9 @@ def _verdict(family, last):
     values, misses = [f"FID / floor {_fmt(last['fid_ratio'], 2)}"], []
     if last["fid_ratio"] is not None and last["fid_ratio"] > family.fid_ratio:
         misses.append(f"FID {100 * (last['fid_ratio'] / family.fid_ratio - 1):.0f} % over its mark")
-    for key, mark, label in (("conditional_accuracy", family.accuracy, family.accuracy_label),
-                             ("recall", family.recall, "recall")):
-        if mark is None:
-            continue
-        values.append(f"{label} {_fmt(last[key], 3)}")
-        if last[key] is not None and last[key] < mark:
+    for key, mark, label in family.second_marks():
+        values.append(f"{label} {_fmt(last.get(key), 3)}")
+        if last.get(key) is not None and last[key] < mark:
             misses.append(f"{label} {mark - last[key]:.3f} under its mark")
     return (f"Target for {family.course} at the end of the budget ({_minutes(last['minutes_target'])} min): "
             f"**{'met' if ok else 'not met'}** ({', '.join(values)}" + "".join(f"; {m}" for m in misses)
@@ -625,7 +643,7 @@ def write_markdown(path, report):
 
 def write_plot(path, report):
     """One row per family: FID / floor in both feature spaces, and the family's second mark
-    (accuracy, or recall) against training time."""
+    (accuracy, code purity or recall) against training time."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -636,7 +654,7 @@ def write_plot(path, report):
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for (ax_fid, ax_other), (name, section) in zip(axes, sections.items()):
         family = FAMILIES[name]
-        other = "conditional_accuracy" if family.accuracy is not None else "recall"
+        other, mark, other_label = (family.second_marks() or [("recall", None, "recall")])[0]
         for colour, (recipe, entry) in zip(colours, section["recipes"].items()):
             points = entry["summary"]["points"]
             x = [p["train_seconds"] / 60 for p in points]
@@ -646,14 +664,12 @@ def write_plot(path, report):
             if entry["summary"]["repeats"] > 1 and floor and all(p["fid_range"] for p in points):  # the runs' spread
                 ax_fid.fill_between(x, *zip(*[(lo / floor, hi / floor) for lo, hi in (p["fid_range"] for p in points)]),
                                     alpha=0.2, color=colour)
-            _plot_known(ax_other, x, [p[other] for p in points], "o-", recipe, colour)
+            _plot_known(ax_other, x, [p.get(other) for p in points], "o-", recipe, colour)
         ax_fid.axhline(family.fid_ratio, color="grey", ls="--", label=f"mark {family.fid_ratio:g} x floor")
         ax_fid.set(ylabel="FID / noise floor", yscale="log", title=f"{name}: FID / floor (lower is better)")
-        mark = family.accuracy if family.accuracy is not None else family.recall
         if mark is not None:
             ax_other.axhline(mark, color="grey", ls="--", label=f"mark {mark:g}")
-        label = family.accuracy_label if other == "conditional_accuracy" else "recall"
-        ax_other.set(ylabel=label, ylim=(0, 1.02), title=f"{name}: {label}")
+        ax_other.set(ylabel=other_label, ylim=(0, 1.02), title=f"{name}: {other_label}")
         for ax in (ax_fid, ax_other):
             ax.set_xlabel("training time (min)")
             ax.grid(alpha=0.3)

@@ -44,9 +44,10 @@ RECIPES = {
                           "precision": "auto"}),
     "dcgan": dict(model="dcgan", epochs=60, batch_size=64, seed=0, minutes=20,
                   options={"loss": "hinge", "dropout": 0.0, "ema": 0.999, "precision": "auto"}),
+    # one continuous code, not the paper's two: the categorical code then matches more categories
     "infogan": dict(model="infogan", epochs=60, batch_size=64, seed=0, minutes=20,
                     options={"loss": "hinge", "dropout": 0.0, "ema": 0.999, "info_weight": 1.0,
-                             "precision": "auto"}),
+                             "num_continuous": 1, "precision": "auto"}),
     # beta < 1 sharpens the decoder; the codes' mixture (prior_components) repairs the prior;
     # decoding at temperature 2/3 sharpens the images, guidance delivers the category more often
     "vae": dict(model="vae", epochs=200, batch_size=128, latent_dim=32, seed=0, minutes=20,

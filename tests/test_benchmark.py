@@ -114,6 +114,7 @@ def test_results_files_have_the_right_columns(report):
             assert (f"| {recipe} |" in md) == (recipe in TRAINED)
         assert f"Target for {family.course} at the end of the budget" in md
     assert "| cycle error |" in md and "classified as boot" in md
+    assert "| code purity |" in md and "code purity >= 0.75" in md
     assert "Smoke run" in md and "course_cgan 1 (0)" in md and "0.02 min of training" in md
     assert "Fixes needed" in md and "load average at start" in md
     data = json.loads((out / "results.json").read_text())
@@ -134,6 +135,8 @@ def test_results_files_have_the_right_columns(report):
     assert cgan["kerasio_cgan"]["runs"][0]["precision"] == "float32"
     assert cgan["tf_dcgan"]["summary"]["points"][0]["conditional_accuracy"] is None  # unconditional
     assert cgan["tf_dcgan"]["summary"]["first_reached"]["accuracy"] == "n/a"
+    for entry in data["families"]["infogan"]["recipes"].values():  # the categorical code against the categories
+        assert 0.0 < entry["summary"]["points"][-1]["code_purity"] <= 1.0
     png = (out / "time_to_quality.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -164,6 +167,14 @@ def test_summary_finds_the_first_checkpoint_that_meets_the_marks():
     dcgan = ttq.summarise([_points_run([9, 5, 3, 2], [None] * 4, [0.3, 0.5, 0.7, 0.8])], floor,
                           ttq.FAMILIES["dcgan"], unconditional)
     assert dcgan["first_reached"] == {"fid": 5, "recall": 10, "all": 10}
+    # the InfoGAN race: FID <= 8 x floor and the categorical code's purity >= 0.75
+    infogan_runs = [_points_run([9, 5, 3, 2], [None] * 4) for _ in range(2)]
+    for run, purities in zip(infogan_runs, ([0.5, 0.7, 0.8, 0.8], [0.5, 0.6, 0.76, 0.9])):
+        for point, purity in zip(run["checkpoints"], purities):
+            point["code_purity"] = purity
+    infogan = ttq.summarise(infogan_runs, floor, ttq.FAMILIES["infogan"], unconditional)
+    assert [p["code_purity"] for p in infogan["points"]] == pytest.approx([0.5, 0.65, 0.78, 0.85])
+    assert infogan["first_reached"] == {"fid": 5, "purity": 10, "all": 10}
 
 
 def test_the_verdict_says_by_how_much_a_mark_is_missed():
@@ -173,6 +184,8 @@ def test_the_verdict_says_by_how_much_a_mark_is_missed():
     assert "cond. acc. 0.050 under its mark" in verdict and "the FID mark holds there" in verdict
     met = ttq._verdict(ttq.FAMILIES["dcgan"], {**last, "fid_ratio": 5.0, "recall": 0.7, "fid2_ratio": None})
     assert "**met**" in met and "recall 0.700" in met and "FID2 was not measured" in met
+    codes = ttq._verdict(ttq.FAMILIES["infogan"], {**last, "code_purity": 0.6})
+    assert "**not met**" in codes and "code purity 0.150 under its mark" in codes
 
 
 def test_the_kerasio_cyclegan_networks_translate_28_pixel_images():

@@ -17,7 +17,7 @@ def cgan():
 
 @pytest.fixture(scope="module")
 def infogan():
-    return models.build("infogan", latent_dim=8)
+    return models.build("infogan", latent_dim=8, num_continuous=2)
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,15 @@
 """InfoGAN (article 3.3; Chen et al. 2016): GAN codes that mean something, learned without labels.
 
 The generator gets noise z plus a latent code c: one categorical code (10 values, one-hot) and
-two continuous codes in [-1, 1]. A head Q on the discriminator's body guesses c back from the
-image. Maximising the mutual information I(c; G(z, c)) becomes minimising Q's prediction error
-(a variational lower bound):
+`num_continuous` continuous codes in [-1, 1] (the paper used two, the course uses one). A head Q
+on the discriminator's body guesses c back from the image. Maximising the mutual information
+I(c; G(z, c)) becomes minimising Q's prediction error (a variational lower bound):
 
     L_info = CE(c_cat, Q_cat(G(z, c))) + 0.5 * ||c_cont - Q_cont(G(z, c))||^2
 
 (cross-entropy for the categorical code, a unit-variance Gaussian log-likelihood = MSE for the
 continuous ones). Both G and D/Q minimise lambda * L_info on top of the GAN losses of 3.1.
-The categorical code typically picks up the product category, the continuous ones width/shade.
+The categorical code typically picks up the product category, a continuous one width or shade.
 
 `build_infogan` is the course's recipe: the DCGAN's (hinge loss, no dropout, one forward pass for
 both players, a moving average of G's weights, bfloat16 where the CPU has it) plus the codes.
@@ -143,7 +143,7 @@ class InfoGAN(GAN):
                             "unit", given="tanh")
 
 
-def build_infogan(image_shape=(28, 28, 1), latent_dim=62, num_classes=10, num_continuous=2,
+def build_infogan(image_shape=(28, 28, 1), latent_dim=62, num_classes=10, num_continuous=1,
                   base_filters=64, dropout=0.0, info_weight=1.0, loss="hinge", label_smoothing=0.0,
                   learning_rate=2e-4, ema=0.999, precision="auto"):
     """The course's InfoGAN, compiled and ready for `fit(make_dataset(..., batch_size=64))`.
