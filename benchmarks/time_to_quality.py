@@ -349,7 +349,8 @@ def run_recipe(recipe, data, evaluators, checkpoints_s, sample_size, seed=0, log
                 result["checkpoints"].append(point)
                 log(f"  {recipe.name} seed {seed} @ {trained / 60:.2f} min: step {self.steps}, "
                     f"FID {_fmt(point.get('fid'))}, FID2 {_fmt(point.get('fid2'))}, "
-                    f"accuracy {_fmt(point.get('conditional_accuracy'), 3)} "
+                    f"accuracy {_fmt(point.get('conditional_accuracy'), 3)}"
+                    + (f", code purity {_fmt(point['code_purity'], 3)}" if "code_purity" in point else "") + " "
                     f"(scored in {point['score_seconds']:.1f} s)")
                 self.paused += time.perf_counter() - pause
                 self.next += 1
