@@ -44,7 +44,7 @@ RECIPES = {
                           "precision": "auto"}),
     "dcgan": dict(model="dcgan", epochs=60, batch_size=64, seed=0, minutes=20,
                   options={"loss": "hinge", "dropout": 0.0, "ema": 0.999, "precision": "auto"}),
-    # one continuous code, not the paper's two: the categorical code then matches more categories
+    # one continuous code, not the paper's two: better images in both feature spaces (benchmarks/README.md)
     "infogan": dict(model="infogan", epochs=60, batch_size=64, seed=0, minutes=20,
                     options={"loss": "hinge", "dropout": 0.0, "ema": 0.999, "info_weight": 1.0,
                              "num_continuous": 1, "precision": "auto"}),
