@@ -609,7 +609,8 @@ RECIPES = {r.name: r for r in [
                  "trained by the course's InfoGAN step, which updates both players from one forward "
                  "pass and scores the continuous codes as unit-variance Gaussians (Q gives their means)"),
     course_recipe("infogan", "the DCGAN recipe plus the codes: noise 62, a 10-way categorical and one "
-                             "continuous code, Q on D's body, lambda 1"),
+                             "continuous code, Q on D's body, lambda 1; the paper's 1,024-unit layer "
+                             "(+ BatchNorm) in D and G's learning rate 1e-3 (D's 2e-4)"),
     Recipe("tf_vae", "TF convolutional VAE tutorial", "tensorflow.org/tutorials/generative/cvae",
            lambda: build_tutorial_vae(), 32, "unit", False,
            notes="written from the tutorial's description: encoder conv 32-64 (3x3, stride 2), decoder "

@@ -307,7 +307,7 @@ def run_recipe(recipe, data, evaluators, checkpoints_s, sample_size, seed=0, log
     trainer = recipe.build()
     dataset = recipe.dataset(data, seed=seed)
     epoch_size = recipe.epoch_size(data)
-    result = {"recipe": recipe.name, "seed": seed, "checkpoints": [], "diverged": False,
+    result = {"recipe": recipe.name, "notes": recipe.notes, "seed": seed, "checkpoints": [], "diverged": False,
               "error": None, "final_logs": {},
               "started": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
               "load_average_start": [round(x, 2) for x in os.getloadavg()],
@@ -737,12 +737,14 @@ def earlier_families(path, settings, log=print):
             for name, f in old["families"].items()}
 
 
-def finished_run(families, recipe, seed):
+def finished_run(families, recipe, seed, notes=None):
     """A finished run of `recipe` with `seed` in any family: a recipe trains and is scored the
-    same whichever family it races in (tf_dcgan races in two)."""
+    same whichever family it races in (tf_dcgan races in two). A run that recorded other `notes`
+    (the recipe's description, with a course recipe's options) trained another recipe: not it.
+    Runs made before runs recorded their notes count as finished."""
     for name, section in families.items():
         for run in section["recipes"].get(recipe, {}).get("runs", []):
-            if run["seed"] == seed:
+            if run["seed"] == seed and run.get("notes", notes) == notes:
                 return name, run
     return None
 
@@ -865,7 +867,13 @@ def run_benchmark(data, classifiers, family_names=("cgan",), recipe_names=None, 
 
     for family, name, seed in planned_runs(families, recipe_names, repeats):
         runs = state[family.name]["recipes"].setdefault(name, {"runs": []})["runs"]
-        kept = finished_run(state, name, seed)
+        notes = recipes.get(name).notes
+        stale = [r for r in runs if r["seed"] == seed and r.get("notes", notes) != notes]
+        if stale:
+            log(f"{family.name}: {name}, seed {seed}: the recipe changed since its run of {stale[0]['started']}; "
+                "that run is dropped")
+            runs[:] = [r for r in runs if r not in stale]
+        kept = finished_run(state, name, seed, notes)
         if kept:
             log(f"{family.name}: {name}, seed {seed}: kept (a finished run of the {kept[0]} family)")
             if kept[0] != family.name:

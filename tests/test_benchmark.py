@@ -259,6 +259,16 @@ def test_finished_runs_are_kept_and_other_settings_refused(sample, judges, repor
     assert more["families"]["cyclegan"] == rep0["families"]["cyclegan"]
     md = (tmp_path / "RESULTS.md").read_text()
     assert "course_cgan 2 (0, 1)" in md and "kerasio_cgan 1 (0)" in md
+    # a run that trained another recipe (other notes) is dropped and trained again
+    stale = json.loads((tmp_path / "results.json").read_text())
+    stale["families"]["cgan"]["recipes"]["course_cgan"]["runs"][0]["notes"] = "an older recipe"
+    (tmp_path / "results.json").write_text(json.dumps(stale))
+    lines = []
+    again = ttq.run_benchmark(sample, judges, ["cgan"], ["course_cgan"], **{**kwargs, "log": lines.append})
+    runs = again["families"]["cgan"]["recipes"]["course_cgan"]["runs"]
+    assert [r["seed"] for r in runs] == [0, 1]
+    assert all(r["notes"] == recipes.get("course_cgan").notes for r in runs)
+    assert any("changed since" in line for line in lines) and sum("training for" in line for line in lines) == 1
 
 
 def test_the_cgan_only_results_file_is_read_into_the_family_layout(tmp_path):

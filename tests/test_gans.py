@@ -122,6 +122,14 @@ def test_infogan_shapes_and_codes(shape):
         trainer.sample(2, codes={"colour": 1})
 
 
+def test_gan_optimizers_take_one_rate_or_a_pair():
+    g, d = gan.gan_optimizers(1e-3)
+    assert float(g.learning_rate) == float(d.learning_rate) == pytest.approx(1e-3)
+    g, d = gan.gan_optimizers((1e-3, 2e-4), ema=0.999)
+    assert float(g.learning_rate) == pytest.approx(1e-3) and float(d.learning_rate) == pytest.approx(2e-4)
+    assert g.use_ema and not d.use_ema
+
+
 def test_bad_shapes_and_options_are_rejected():
     with pytest.raises(ValueError, match="image_shape"):
         dcgan.build_generator(image_shape=(28, 28))

@@ -63,8 +63,11 @@ def generator_body(x, image_shape, base_filters=64, attention=None):
     return layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same", activation="tanh")(x)
 
 
-def discriminator_body(x, image_shape, base_filters=64, dropout=0.3, attention=None):
-    """[strided Conv2D + LeakyReLU + Dropout]* -> Flatten features (attention after the 1st block)."""
+def discriminator_body(x, image_shape, base_filters=64, dropout=0.3, attention=None, hidden=0):
+    """[strided Conv2D + LeakyReLU + Dropout]* -> Flatten features (attention after the 1st block).
+
+    hidden: units of a fully connected layer + BatchNorm + LeakyReLU on the flattened features,
+    as in the InfoGAN paper's discriminator (0: none)."""
     _, steps = upsampling_plan(image_shape)
     filters = base_filters
     for i in range(steps):
@@ -75,7 +78,10 @@ def discriminator_body(x, image_shape, base_filters=64, dropout=0.3, attention=N
         if i == 0 and attention is not None:
             x = attention(x)
         filters *= 2
-    return layers.Flatten()(x)
+    x = layers.Flatten()(x)
+    if hidden:
+        x = layers.LeakyReLU(0.2)(batch_normalization()(layers.Dense(hidden, name="d_hidden")(x)))
+    return x
 
 
 def build_generator(latent_dim=64, image_shape=(28, 28, 1), base_filters=64):
@@ -84,9 +90,9 @@ def build_generator(latent_dim=64, image_shape=(28, 28, 1), base_filters=64):
     return keras.Model(z, image, name="dcgan_generator")
 
 
-def build_discriminator(image_shape=(28, 28, 1), base_filters=64, dropout=0.3):
+def build_discriminator(image_shape=(28, 28, 1), base_filters=64, dropout=0.3, hidden=0):
     image = keras.Input(check_image_shape(image_shape), name="image")
-    features = discriminator_body(image, image_shape, base_filters, dropout)
+    features = discriminator_body(image, image_shape, base_filters, dropout, hidden=hidden)
     logit = layers.Dense(1, name="logit")(features)
     return keras.Model(image, logit, name="dcgan_discriminator")
 
@@ -115,7 +121,7 @@ class DCGAN(GAN):
 
 
 def build_dcgan(image_shape=(28, 28, 1), latent_dim=64, num_classes=None, base_filters=64, dropout=0.0,
-                loss="hinge", label_smoothing=0.0, learning_rate=2e-4, ema=0.999, precision="auto"):
+                hidden=0, loss="hinge", label_smoothing=0.0, learning_rate=2e-4, ema=0.999, precision="auto"):
     """The course's DCGAN, compiled and ready for `fit(make_dataset(..., batch_size=64))`.
 
     num_classes is not used (the DCGAN is unconditional); every model builder takes it.
@@ -125,7 +131,7 @@ def build_dcgan(image_shape=(28, 28, 1), latent_dim=64, num_classes=None, base_f
     """
     with dtype_policy(resolve_precision(precision)):
         trainer = DCGAN(build_generator(latent_dim, image_shape, base_filters),
-                        build_discriminator(image_shape, base_filters, dropout),
+                        build_discriminator(image_shape, base_filters, dropout, hidden),
                         loss=loss, label_smoothing=label_smoothing)
         g_optimizer, d_optimizer = gan_optimizers(learning_rate, ema)
         trainer.compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer)

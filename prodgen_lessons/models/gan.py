@@ -219,12 +219,14 @@ LOSSES = ("bce", "hinge")
 
 def gan_optimizers(learning_rate=2e-4, ema=None):
     """(G's, D's) Adam(learning_rate, beta_1=0.5); with `ema` a momentum, G's also keeps a moving
-    average of G's weights (`WeightAveragingAdam`), which `sample` and the end of `fit` use."""
+    average of G's weights (`WeightAveragingAdam`), which `sample` and the end of `fit` use.
+    learning_rate: one rate for both, or a pair (G's, D's)."""
     if ema is not None and not 0.0 <= ema < 1.0:
         raise ValueError(f"ema must be a momentum in [0, 1) or None, got {ema}")
-    g = (WeightAveragingAdam(learning_rate, beta_1=0.5, ema_momentum=ema) if ema
-         else keras.optimizers.Adam(learning_rate, beta_1=0.5))
-    return g, keras.optimizers.Adam(learning_rate, beta_1=0.5)
+    g_rate, d_rate = learning_rate if isinstance(learning_rate, (list, tuple)) else (learning_rate,) * 2
+    g = (WeightAveragingAdam(g_rate, beta_1=0.5, ema_momentum=ema) if ema
+         else keras.optimizers.Adam(g_rate, beta_1=0.5))
+    return g, keras.optimizers.Adam(d_rate, beta_1=0.5)
 
 
 class GAN(keras.Model):
