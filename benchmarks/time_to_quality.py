@@ -737,14 +737,19 @@ def earlier_families(path, settings, log=print):
             for name, f in old["families"].items()}
 
 
+def same_recipe(run, notes):
+    """Whether `run` trained the recipe described by `notes` (a course recipe's carry its options);
+    runs made before runs recorded their notes count as the same."""
+    return run.get("notes", notes) == notes
+
+
 def finished_run(families, recipe, seed, notes=None):
     """A finished run of `recipe` with `seed` in any family: a recipe trains and is scored the
-    same whichever family it races in (tf_dcgan races in two). A run that recorded other `notes`
-    (the recipe's description, with a course recipe's options) trained another recipe: not it.
-    Runs made before runs recorded their notes count as finished."""
+    same whichever family it races in (tf_dcgan races in two). A run of another version of the
+    recipe (`same_recipe`) is not it."""
     for name, section in families.items():
         for run in section["recipes"].get(recipe, {}).get("runs", []):
-            if run["seed"] == seed and run.get("notes", notes) == notes:
+            if run["seed"] == seed and same_recipe(run, notes):
                 return name, run
     return None
 
@@ -868,7 +873,7 @@ def run_benchmark(data, classifiers, family_names=("cgan",), recipe_names=None, 
     for family, name, seed in planned_runs(families, recipe_names, repeats):
         runs = state[family.name]["recipes"].setdefault(name, {"runs": []})["runs"]
         notes = recipes.get(name).notes
-        stale = [r for r in runs if r["seed"] == seed and r.get("notes", notes) != notes]
+        stale = [r for r in runs if r["seed"] == seed and not same_recipe(r, notes)]
         if stale:
             log(f"{family.name}: {name}, seed {seed}: the recipe changed since its run of {stale[0]['started']}; "
                 "that run is dropped")
