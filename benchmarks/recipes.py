@@ -598,7 +598,8 @@ RECIPES = {r.name: r for r in [
                  "bfloat16 compute where the CPU has it; pretrained RECIPES[\"cgan\"] uses the same recipe"),
     course_recipe("dcgan", "the cGAN's recipe without the condition: the hinge loss, no dropout, G and D "
                            "updated from one forward pass, samples from a moving average of G's weights, "
-                           "bfloat16 where the CPU has it"),
+                           "bfloat16 where the CPU has it; the InfoGAN paper's 1,024-unit layer "
+                           "(+ BatchNorm) in D and G's learning rate 1e-3 (D's 2e-4)"),
     Recipe("paper_infogan", "InfoGAN paper, MNIST setup (Chen et al. 2016)", "arxiv.org/abs/1606.03657, appendix C.1",
            build_paper_infogan, 64, "tanh", False,
            notes="written from the paper's description: noise 62, one 10-way categorical and two "

@@ -2,13 +2,15 @@
 
 Generator: Dense -> reshape to a small feature map -> Conv2DTranspose (stride 2) + BatchNorm + ReLU
 blocks that double the size and halve the channels -> a last Conv2DTranspose with tanh.
-Discriminator: strided Conv2D + LeakyReLU(0.2) + Dropout blocks -> one logit.
+Discriminator: strided Conv2D + LeakyReLU(0.2) + Dropout blocks -> (optionally a fully connected
+layer + BatchNorm + LeakyReLU, as in the InfoGAN paper) -> one logit.
 For 28x28 the generator goes 7x7x128 -> 14x14x64 -> 28x28x1; for 64x64: 4x4x512 -> ... -> 64x64x3.
 The losses are the GAN's. `DCGAN` updates G and D from one forward pass: G draws a batch of
 fakes once, D scores it beside a real batch, and both networks step on their own losses.
 
-`build_dcgan` is the course's recipe, the cGAN's without the condition: the hinge loss, no
-dropout in D, samples from a moving average of G's weights, bfloat16 compute where the CPU has it.
+`build_dcgan` is the course's recipe: the cGAN's without the condition (the hinge loss, no
+dropout in D, samples from a moving average of G's weights, bfloat16 compute where the CPU has it)
+plus the InfoGAN paper's 1,024-unit layer in D, with G learning 5 x as fast as D.
 """
 
 import keras
@@ -121,7 +123,8 @@ class DCGAN(GAN):
 
 
 def build_dcgan(image_shape=(28, 28, 1), latent_dim=64, num_classes=None, base_filters=64, dropout=0.0,
-                hidden=0, loss="hinge", label_smoothing=0.0, learning_rate=2e-4, ema=0.999, precision="auto"):
+                hidden=1024, loss="hinge", label_smoothing=0.0, learning_rate=(1e-3, 2e-4), ema=0.999,
+                precision="auto"):
     """The course's DCGAN, compiled and ready for `fit(make_dataset(..., batch_size=64))`.
 
     num_classes is not used (the DCGAN is unconditional); every model builder takes it.
