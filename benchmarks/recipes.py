@@ -16,7 +16,8 @@ against a published one:
   course's default, `prodgen_lessons.models.build("cgan")` on
   `make_dataset(x, y, batch_size=64, scale="tanh")`.
 - DCGAN: "tf_dcgan", the TensorFlow DCGAN tutorial's networks and step (unconditional, tanh
-  images; it also runs in the cGAN race, as the unconditional baseline), and "course_dcgan".
+  images; it also runs in the cGAN race, as the unconditional baseline), "plain_dcgan", the
+  course's DCGAN without its clusters, and "course_dcgan", the self-conditioned one.
 - InfoGAN: "paper_infogan", the MNIST networks and optimisers of Chen et al. 2016, trained by the
   course's `InfoGAN` step, and "course_infogan".
 - VAE and CVAE: "tf_vae", the TensorFlow convolutional VAE tutorial's networks (latent 2, as
@@ -562,20 +563,22 @@ class Recipe:
         return len(data.x_train)
 
 
-def course_recipe(model, notes):
+def course_recipe(model, notes, name=None, **changed):
     """`models.build` of the shipped recipe `pretrained.RECIPES[model]` (its latent size and
-    options), trained at its batch size on its model's data scale."""
+    options, with the `changed` ones), trained at its batch size on its model's data scale."""
     shipped = pretrained.RECIPES[model]
     spec = models.spec(shipped["model"])
+    options = {**shipped.get("options", {}), **changed}
 
     def build():
-        return models.build(shipped["model"], latent_dim=shipped.get("latent_dim"), **shipped.get("options", {}))
+        return models.build(shipped["model"], latent_dim=shipped.get("latent_dim"), **options)
 
-    return Recipe(f"course_{model}", f'this course\'s {model} (models.build("{model}", **options))',
+    as_shipped = "as the shipped model" if not changed else f"the shipped model's recipe with {changed}"
+    return Recipe(name or f"course_{model}", f'this course\'s {model} (models.build("{model}", **options))',
                   f'prodgen_lessons.pretrained.RECIPES["{model}"]', build, shipped["batch_size"], spec.scale,
                   spec.conditional, translates=spec.kind == "translator",
-                  notes=f"{notes}; as the shipped model: latent_dim {shipped.get('latent_dim', spec.latent_dim)}, "
-                        f"options {shipped.get('options', {})}")
+                  notes=f"{notes}; {as_shipped}: latent_dim {shipped.get('latent_dim', spec.latent_dim)}, "
+                        f"options {options}")
 
 
 RECIPES = {r.name: r for r in [
@@ -599,7 +602,12 @@ RECIPES = {r.name: r for r in [
     course_recipe("dcgan", "the cGAN's recipe without the condition: the hinge loss, no dropout, G and D "
                            "updated from one forward pass, samples from a moving average of G's weights, "
                            "bfloat16 where the CPU has it; the InfoGAN paper's 1,024-unit layer "
-                           "(+ BatchNorm) in D and G's learning rate 1e-3 (D's 2e-4)"),
+                           "(+ BatchNorm) in D and G's learning rate 1e-3 (D's 2e-4)", name="plain_dcgan",
+                  clusters=0),
+    course_recipe("dcgan", "plain_dcgan made self-conditioned (Liu et al. 2020): G (an embedding of 8 "
+                           "numbers appended to z) and a projection D take the image's cluster among 50 as "
+                           "their condition, k-means of the pixels at the start, of D's features at the end "
+                           "of every epoch (the clustering time counts)"),
     Recipe("paper_infogan", "InfoGAN paper, MNIST setup (Chen et al. 2016)", "arxiv.org/abs/1606.03657, appendix C.1",
            build_paper_infogan, 64, "tanh", False,
            notes="written from the paper's description: noise 62, one 10-way categorical and two "

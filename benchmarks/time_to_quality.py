@@ -89,7 +89,7 @@ class Family:
 FAMILIES = {f.name: f for f in [
     Family("cgan", "Conditional GANs", ("kerasio_cgan", "tf_dcgan", "article_cgan", "course_cgan"),
            4.0, accuracy=0.95),
-    Family("dcgan", "DCGANs (unconditional)", ("tf_dcgan", "course_dcgan"), 6.0, recall=0.6),
+    Family("dcgan", "DCGANs (unconditional)", ("tf_dcgan", "plain_dcgan", "course_dcgan"), 6.0, recall=0.6),
     Family("infogan", "InfoGANs", ("paper_infogan", "course_infogan"), 8.0, purity=0.75),
     Family("vae", "Variational autoencoders", ("tf_vae", "course_vae"), 20.0),
     Family("cvae", "Conditional VAEs", ("tf_cvae", "course_cvae"), 20.0, accuracy=0.90),
@@ -302,10 +302,18 @@ def run_recipe(recipe, data, evaluators, checkpoints_s, sample_size, seed=0, log
     """
     import keras
 
+    from prodgen_lessons import training
+    from prodgen_lessons.data import as_float
+
     keras.utils.set_random_seed(seed)
     start_wall = time.perf_counter()
     trainer = recipe.build()
     dataset = recipe.dataset(data, seed=seed)
+    callbacks = []
+    if hasattr(trainer, "self_conditioning"):  # it pairs each image with its cluster (clustering time counts)
+        dataset, labeller = training.self_labelled_data(trainer, as_float(data.x_train, recipe.scale),
+                                                        recipe.batch_size, seed)
+        callbacks.append(labeller)
     epoch_size = recipe.epoch_size(data)
     result = {"recipe": recipe.name, "notes": recipe.notes, "seed": seed, "checkpoints": [], "diverged": False,
               "error": None, "final_logs": {},
@@ -358,7 +366,7 @@ def run_recipe(recipe, data, evaluators, checkpoints_s, sample_size, seed=0, log
                 self.model.stop_training = True
 
     clock = Clock()
-    trainer.fit(dataset, epochs=10**9, callbacks=[clock], shuffle=False, verbose=0)  # the dataset shuffles
+    trainer.fit(dataset, epochs=10**9, callbacks=[*callbacks, clock], shuffle=False, verbose=0)  # the dataset shuffles
     result["steps"] = clock.steps
     result["train_seconds"] = round(clock.elapsed(), 2)
     result["wall_seconds"] = round(time.perf_counter() - start_wall, 2)

@@ -747,10 +747,10 @@ def evaluate_model(trainer, model, catalogue, classifier=None, second=None, samp
         real_train, real_test = real("train", dst), real("test", dst)
         sample_size = min(len(fakes), sample_size)
     else:
-        labels = np.arange(sample_size) % catalogue.num_classes
+        # an equal number per category from a conditional model; an unconditional one draws its own
+        labels = np.arange(sample_size) % catalogue.num_classes if s.conditional else None
         fakes = trainer.sample(sample_size, labels=labels, seed=seed)
         real_train, real_test = real("train"), real("test")
-        labels = labels if s.conditional else None
     evaluator = Evaluator(classifier, sample_size=sample_size, seed=seed)
     result = evaluator.evaluate(fakes, labels, real_train, real_test)
     floor = evaluator.noise_floor(real_train, real_test)

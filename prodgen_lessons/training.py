@@ -6,6 +6,8 @@
 - `get_strategy()`: MultiWorkerMirroredStrategy when TF_CONFIG names several workers,
   MirroredStrategy over 2+ GPUs, else the default; `distributed_fit` trains under the first.
 - `atomic_write`, `write_json`, `save_png`: files written all-or-nothing (temp file, fsync, rename).
+- `self_labelled_data`: the data and callback of a trainer that labels its images itself (the
+  self-conditioned GAN's clusters).
 - `SampleGrid`: a fixed-noise sample grid PNG per epoch, and `make_gif()` of the whole run.
 - `Checkpoint` + `resume`: networks, both optimisers' state and the epoch number in one
   `.weights.h5` file, written atomically, so an interrupted run continues where it stopped.
@@ -518,6 +520,15 @@ def make_training_data(model, catalogue, batch_size, seed=0, domains=None):
     return catalogue.dataset("train", batch_size=batch_size, scale=s.scale, seed=seed)
 
 
+def self_labelled_data(trainer, images, batch_size, seed=0, verbose=False):
+    """(dataset, callback) of a trainer that labels its training images itself
+    (`trainer.self_conditioning`: a self-conditioned GAN's clusters); `images` in its scale."""
+    images = np.asarray(images)
+    callback = trainer.self_conditioning(images[..., None] if images.ndim == 3 else images, seed=seed,
+                                         verbose=verbose)
+    return callback.dataset(batch_size, seed), callback
+
+
 def train(model, data=None, epochs=None, batch_size=None, latent_dim=None, out_dir=None, resume=False,
           seed=0, minutes=None, options=None, domains=None, samples=True, verbose=1, strategy=None):
     """Train `model` on the catalogue `data` (default: Fashion-MNIST) the Keras way (`fit`), with
@@ -554,9 +565,16 @@ def train(model, data=None, epochs=None, batch_size=None, latent_dim=None, out_d
     with strategy.scope():
         trainer = models.build(s.name, image_shape=data.image_shape, latent_dim=latent_dim,
                                num_classes=data.num_classes, **options)
-    dataset = make_training_data(s.name, data, batch_size, seed, domains)
     guard = NaNGuard(verbose=verbose > 0)
     callbacks = [guard]
+    if hasattr(trainer, "self_conditioning"):  # it pairs each image with its cluster itself
+        from prodgen_lessons.data import as_float
+
+        dataset, labeller = self_labelled_data(trainer, as_float(data.take("train", n=None)[0], s.scale),
+                                               batch_size, seed, verbose > 0)
+        callbacks.append(labeller)
+    else:
+        dataset = make_training_data(s.name, data, batch_size, seed, domains)
     initial_epoch = 0
     history_log = grid = None
     writes = out_dir is not None and is_chief(strategy)

@@ -2,8 +2,8 @@
 them the same way: ``build("cgan", image_shape=(28, 28, 1))`` returns a compiled trainer.
 
 One module per family (article section in brackets):
-gan (3.1) · dcgan (3.3) · cgan (3.2, 5.4, 6) · attention (6.3) · infogan (3.3) · cyclegan (3.3) ·
-vae (4, 7) · classifier (the judge behind the metrics).
+gan (3.1) · dcgan (3.3) · selfcond (3.3: the DCGAN on clusters of its images) · cgan (3.2, 5.4, 6) ·
+attention (6.3) · infogan (3.3) · cyclegan (3.3) · vae (4, 7) · classifier (the judge behind the metrics).
 
 Every builder takes ``(image_shape, latent_dim, num_classes, **options)``. A model's `ModelSpec`
 says what kind of model it is -- a "generator" (samples images from noise), a "translator"
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from prodgen_lessons.models import cgan, classifier, cyclegan, dcgan, gan, infogan, vae
+from prodgen_lessons.models import cgan, classifier, cyclegan, dcgan, gan, infogan, selfcond, vae
 
 KINDS = ("generator", "translator", "classifier")
 
@@ -38,7 +38,7 @@ MODELS = {s.name: s for s in [
     ModelSpec("gan", gan.build_gan, "generator", "tanh", False, 64, 64, ("generator",),
               "MLP generator and discriminator with the article's losses (3.1)"),
     ModelSpec("dcgan", dcgan.build_dcgan, "generator", "tanh", False, 64, 64, ("generator",),
-              "deep convolutional GAN (3.3)"),
+              "deep convolutional GAN (3.3); with clusters > 0, self-conditioned on clusters of its images"),
     ModelSpec("cgan", cgan.build_cgan, "generator", "tanh", True, 64, 64, ("generator",),
               "conditional GAN: label embedding, projection discriminator, auxiliary classifier (3.2, 5.4, 6)"),
     ModelSpec("infogan", infogan.build_infogan, "generator", "tanh", False, 62, 64, ("generator",),

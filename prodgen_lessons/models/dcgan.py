@@ -10,7 +10,8 @@ fakes once, D scores it beside a real batch, and both networks step on their own
 
 `build_dcgan` is the course's recipe: the cGAN's without the condition (the hinge loss, no
 dropout in D, samples from a moving average of G's weights, bfloat16 compute where the CPU has it)
-plus the InfoGAN paper's 1,024-unit layer in D, with G learning 5 x as fast as D.
+plus the InfoGAN paper's 1,024-unit layer in D, with G learning 5 x as fast as D. With
+`clusters`, it is a self-conditioned GAN: a cGAN on clusters of its own images (`selfcond`).
 """
 
 import keras
@@ -124,14 +125,24 @@ class DCGAN(GAN):
 
 def build_dcgan(image_shape=(28, 28, 1), latent_dim=64, num_classes=None, base_filters=64, dropout=0.0,
                 hidden=1024, loss="hinge", label_smoothing=0.0, learning_rate=(1e-3, 2e-4), ema=0.999,
-                precision="auto"):
+                precision="auto", clusters=0):
     """The course's DCGAN, compiled and ready for `fit(make_dataset(..., batch_size=64))`.
 
     num_classes is not used (the DCGAN is unconditional); every model builder takes it.
+    clusters > 0: a self-conditioned GAN, a cGAN on as many clusters of the training images
+    (`selfcond.SelfConditionedGAN`; the hinge loss only).
 
     ema: momentum of the moving average of G's weights that sampling uses (None: off).
     precision: as in `resolve_precision` ("auto": bfloat16 on a CPU that has it).
     """
+    if clusters:
+        from prodgen_lessons.models.selfcond import build_selfcond_gan
+
+        if loss != "hinge" or label_smoothing:
+            raise ValueError(f"clusters={clusters} (a self-conditioned GAN) trains with loss=\"hinge\" only, "
+                             f"got loss={loss!r}, label_smoothing={label_smoothing}")
+        return build_selfcond_gan(image_shape, latent_dim, clusters, base_filters, dropout, hidden, loss,
+                                  learning_rate=learning_rate, ema=ema, precision=precision)
     with dtype_policy(resolve_precision(precision)):
         trainer = DCGAN(build_generator(latent_dim, image_shape, base_filters),
                         build_discriminator(image_shape, base_filters, dropout, hidden),
