@@ -308,12 +308,13 @@ def run_recipe(recipe, data, evaluators, checkpoints_s, sample_size, seed=0, log
     keras.utils.set_random_seed(seed)
     start_wall = time.perf_counter()
     trainer = recipe.build()
-    dataset = recipe.dataset(data, seed=seed)
     callbacks = []
     if hasattr(trainer, "self_conditioning"):  # it pairs each image with its cluster (clustering time counts)
         dataset, labeller = training.self_labelled_data(trainer, as_float(data.x_train, recipe.scale),
                                                         recipe.batch_size, seed)
         callbacks.append(labeller)
+    else:
+        dataset = recipe.dataset(data, seed=seed)
     epoch_size = recipe.epoch_size(data)
     result = {"recipe": recipe.name, "notes": recipe.notes, "seed": seed, "checkpoints": [], "diverged": False,
               "error": None, "final_logs": {},

@@ -49,8 +49,8 @@ def test_clusters_of_pixels_then_of_ds_features_keep_their_index():
     assert np.array_equal(labels.numpy(), first[rows])
     # re-clustering in D's features starts from the old clusters' means in those features
     features = trainer.features(images)
-    sums = np.stack([features[first == c].mean(0) for c in range(3)])
-    expected, _ = selfcond.kmeans(features, sums)
+    means = np.stack([features[first == c].mean(0) for c in range(3)])
+    expected, _ = selfcond.kmeans(features, means)
     labeller.on_epoch_end(0)
     assert np.array_equal(labeller.assigned, expected) and len(labeller.kept) == 1
     labeller.on_epoch_end(2)  # the last epoch: nobody would train on new clusters
