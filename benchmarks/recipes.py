@@ -17,7 +17,8 @@ against a published one:
   `make_dataset(x, y, batch_size=64, scale="tanh")`.
 - DCGAN: "tf_dcgan", the TensorFlow DCGAN tutorial's networks and step (unconditional, tanh
   images; it also runs in the cGAN race, as the unconditional baseline), "plain_dcgan", the
-  course's DCGAN without its clusters, and "course_dcgan", the self-conditioned one.
+  course's DCGAN without its clusters, "course_dcgan", the self-conditioned one (100 clusters),
+  and "course_dcgan_k50", the same with 50.
 - InfoGAN: "paper_infogan", the MNIST networks and optimisers of Chen et al. 2016, trained by the
   course's `InfoGAN` step, and "course_infogan".
 - VAE and CVAE: "tf_vae", the TensorFlow convolutional VAE tutorial's networks (latent 2, as
@@ -604,10 +605,13 @@ RECIPES = {r.name: r for r in [
                            "bfloat16 where the CPU has it; the InfoGAN paper's 1,024-unit layer "
                            "(+ BatchNorm) in D and G's learning rate 1e-3 (D's 2e-4)", name="plain_dcgan",
                   clusters=0),
+    course_recipe("dcgan", "course_dcgan with 50 clusters, the version shipped before the paper's 100 "
+                           "won the race", name="course_dcgan_k50", clusters=50),
     course_recipe("dcgan", "plain_dcgan made self-conditioned (Liu et al. 2020): G (an embedding of 8 "
-                           "numbers appended to z) and a projection D take the image's cluster among 50 as "
-                           "their condition, k-means of the pixels at the start, of D's features at the end "
-                           "of every epoch (the clustering time counts)"),
+                           "numbers appended to z) and a projection D take the image's cluster among 100 "
+                           "(the paper's k for MNIST and CIFAR-10) as their condition, k-means of the "
+                           "pixels at the start, of D's features at the end of every epoch (the "
+                           "clustering time counts)"),
     Recipe("paper_infogan", "InfoGAN paper, MNIST setup (Chen et al. 2016)", "arxiv.org/abs/1606.03657, appendix C.1",
            build_paper_infogan, 64, "tanh", False,
            notes="written from the paper's description: noise 62, one 10-way categorical and two "

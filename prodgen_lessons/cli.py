@@ -3,7 +3,7 @@
     prodgen data info [--data SOURCE] [--require-full]
     prodgen data colour-variants OUT [--per-category N] [--image-size N] [--seed N]
     prodgen train MODEL [--data fashion-mnist|sample|FOLDER] [--image-size N] [--skip-broken]
-                        [--epochs N --batch-size N --latent-dim N --minutes M --seed N --out DIR --resume]
+                        [--recipe] [--epochs N --batch-size N --latent-dim N --minutes M --seed N --out DIR --resume]
     prodgen generate MODEL [--checkpoint DIR] [--category "ankle boot"] [--count 64] [--seed 0] [--out grid.png]
     prodgen evaluate MODEL [--checkpoint DIR] [--data SOURCE] [--classifier DIR] [--classifier2 DIR]
     prodgen models
@@ -266,6 +266,17 @@ def cmd_colour_variants(args) -> int:
     return EXIT_OK
 
 
+def _shipped_recipe(name):
+    """The recipe the shipped model `name` was trained with (`pretrained.RECIPES`)."""
+    from prodgen_lessons import pretrained
+
+    recipe = pretrained.RECIPES.get(name)
+    if recipe is None or recipe["model"] != name:
+        have = [n for n, r in pretrained.RECIPES.items() if r["model"] == n]
+        raise UsageError(f"{name} has no shipped recipe (--recipe); models with one: {', '.join(have)}")
+    return recipe
+
+
 def cmd_train(args) -> int:
     from prodgen_lessons import models, training
 
@@ -281,6 +292,15 @@ def cmd_train(args) -> int:
     build = dict(latent_dim=args.latent_dim, batch_size=args.batch_size, seed=args.seed,
                  image_size=args.image_size)
     options, domains, source = dict(s.options), None, args.data
+    epochs, minutes = args.epochs, args.minutes
+    if args.recipe:
+        if args.resume:
+            raise UsageError("--recipe starts a run; a resumed run keeps the settings it started with: "
+                             "leave out --recipe")
+        recipe = _shipped_recipe(name)
+        options, domains = {**options, **recipe.get("options", {})}, recipe.get("domains")
+        build = {key: recipe.get(key) if value is None else value for key, value in build.items()}
+        epochs, minutes = epochs or recipe["epochs"], minutes or recipe.get("minutes")
     if args.resume:
         if not os.path.exists(checkpoint):
             raise FileNotFoundError(f"no {training.CHECKPOINT_NAME} in {os.path.abspath(out)} to resume: "
@@ -304,11 +324,12 @@ def cmd_train(args) -> int:
     catalogue = _load_catalogue(source or "fashion-mnist", build["image_size"], args.skip_broken)
     _check_same_categories(catalogue, saved if args.resume else None, out)
     strategy = training.get_strategy(verbose=bool(os.environ.get("TF_CONFIG")))
-    print(f"training {name} on {catalogue.source} ({catalogue.num_classes} categories, "
+    recipe_note = f" with the shipped model's recipe (options {options})" if args.recipe else ""
+    print(f"training {name}{recipe_note} on {catalogue.source} ({catalogue.num_classes} categories, "
           f"{len(catalogue.train):,} training images) -> {out}")
     trainer, history, info = training.train(
-        name, catalogue, epochs=args.epochs, batch_size=build["batch_size"], latent_dim=build["latent_dim"],
-        out_dir=out, resume=args.resume, seed=build["seed"] or 0, minutes=args.minutes, options=options,
+        name, catalogue, epochs=epochs, batch_size=build["batch_size"], latent_dim=build["latent_dim"],
+        out_dir=out, resume=args.resume, seed=build["seed"] or 0, minutes=minutes, options=options,
         domains=domains, strategy=strategy)
     if info["skipped"]:
         _note(f"skipped {len(info['skipped'])} unreadable files (listed in {out}/history.json): "
@@ -438,6 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--image-size", type=image_size, help="side a folder's images are trained at (default 64)")
     train.add_argument("--skip-broken", action="store_true",
                        help="skip unreadable images of a folder, count and list them, instead of stopping")
+    train.add_argument("--recipe", action="store_true",
+                       help="train as the shipped model was: its options, latent size, batch size, epochs "
+                            "and minutes (the options given here still win)")
     train.add_argument("--epochs", type=_int_range(1), help="total epochs (default: 5)")
     train.add_argument("--batch-size", type=_int_range(1))
     train.add_argument("--latent-dim", type=_int_range(1, MAX_LATENT_DIM))

@@ -43,11 +43,11 @@ RECIPES = {
                  options={"dropout": 0.0, "ema": 0.999, "twin_weight": 0.75, "loss": "hinge",
                           "precision": "auto"}),
     # the InfoGAN paper's 1,024-unit layer in D with G learning 5 x faster than D: better images
-    # in both feature spaces, for the DCGAN and the InfoGAN; the DCGAN self-conditioned on 50
+    # in both feature spaces, for the DCGAN and the InfoGAN; the DCGAN self-conditioned on 100
     # clusters of its images (benchmarks/README.md)
     "dcgan": dict(model="dcgan", epochs=60, batch_size=64, seed=0, minutes=20,
                   options={"loss": "hinge", "dropout": 0.0, "ema": 0.999, "hidden": 1024,
-                           "learning_rate": [1e-3, 2e-4], "precision": "auto", "clusters": 50}),
+                           "learning_rate": [1e-3, 2e-4], "precision": "auto", "clusters": 100}),
     # one continuous code, not the paper's two
     "infogan": dict(model="infogan", epochs=60, batch_size=64, seed=0, minutes=20,
                     options={"loss": "hinge", "dropout": 0.0, "ema": 0.999, "info_weight": 1.0,

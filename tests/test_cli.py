@@ -64,6 +64,30 @@ def test_train_then_generate_from_checkpoint(tmp_path, sample, monkeypatch):
     assert cli.main(["generate", "dcgan", "--checkpoint", str(out)]) == cli.EXIT_ERROR
 
 
+def test_train_with_the_shipped_recipe(tmp_path, sample, monkeypatch, capsys):
+    import json
+
+    from prodgen_lessons import data
+
+    monkeypatch.setattr(data, "load_fashion_mnist", lambda **kw: sample)
+    out = tmp_path / "run"
+    # the shipped DCGAN is self-conditioned: --recipe gives a shop that model, not the builder's defaults
+    assert cli.main(["train", "dcgan", "--recipe", "--epochs", "1", "--out", str(out)]) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    recipe = pretrained.RECIPES["dcgan"]
+    assert settings["options"] == recipe["options"] and settings["batch_size"] == recipe["batch_size"]
+    assert "shipped model's recipe" in capsys.readouterr().out
+    assert cli.main(["generate", "dcgan", "--checkpoint", str(out), "--count", "4",
+                     "--out", str(tmp_path / "grid.png")]) == 0
+    # a resumed run keeps its own settings; a model without a shipped recipe says which have one
+    assert cli.main(["train", "dcgan", "--recipe", "--resume", "--out", str(out)]) == cli.EXIT_USAGE
+    assert "leave out --recipe" in capsys.readouterr().err
+    assert cli.main(["train", "gan", "--recipe", "--out", str(tmp_path / "gan")]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "gan has no shipped recipe" in err and "dcgan" in err and "cgan_no_bags" not in err
+    assert not (tmp_path / "gan").exists()
+
+
 @pytest.mark.skipif(not (pretrained.PRETRAINED_DIR / "cgan" / "card.json").exists(), reason="no shipped cgan")
 def test_generate_from_shipped_model_in_a_subprocess(tmp_path):
     grid = tmp_path / "boots.png"

@@ -43,9 +43,9 @@ class ClusterSizes(layers.Layer):
         return {**super().get_config(), "clusters": self.clusters}
 
 
-def build_generator(latent_dim=64, image_shape=(28, 28, 1), clusters=50, embed_dim=8, base_filters=64):
+def build_generator(latent_dim=64, image_shape=(28, 28, 1), clusters=100, embed_dim=8, base_filters=64):
     """G([z, cluster]) -> image in [-1, 1]: the DCGAN's generator on z and the cluster's embedding
-    (8 numbers: 50 clusters need few, and each one widens G's first layer by 6,272 weights)."""
+    (8 numbers: a hundred clusters need few, and each one widens G's first layer by 6,272 weights)."""
     image_shape = check_image_shape(image_shape)
     z = keras.Input((latent_dim,), name="z")
     cluster = keras.Input((), dtype="int32", name="label")
@@ -55,7 +55,7 @@ def build_generator(latent_dim=64, image_shape=(28, 28, 1), clusters=50, embed_d
     return keras.Model([z, cluster], image, name="selfcond_generator")
 
 
-def build_discriminator(image_shape=(28, 28, 1), clusters=50, base_filters=64, dropout=0.0, hidden=1024):
+def build_discriminator(image_shape=(28, 28, 1), clusters=100, base_filters=64, dropout=0.0, hidden=1024):
     """D([image, cluster]) -> logit = w . h(x) + e(cluster) . h(x), a projection discriminator;
     h(x), the output of the layer before "linear", are the features the images are clustered in."""
     image = keras.Input(check_image_shape(image_shape), name="image")
@@ -181,7 +181,7 @@ class SelfConditioning(keras.callbacks.Callback):
             print(f"re-clustered in D's features: {self.kept[-1]:.0%} of the images kept their cluster")
 
 
-def build_selfcond_gan(image_shape=(28, 28, 1), latent_dim=64, clusters=50, base_filters=64, dropout=0.0,
+def build_selfcond_gan(image_shape=(28, 28, 1), latent_dim=64, clusters=100, base_filters=64, dropout=0.0,
                        hidden=1024, loss="hinge", learning_rate=(1e-3, 2e-4), ema=0.999, precision="auto"):
     """A compiled SelfConditionedGAN with the DCGAN recipe's networks and optimisers."""
     if int(clusters) < 2:
