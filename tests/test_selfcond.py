@@ -92,5 +92,7 @@ def test_the_cluster_sizes_ship_with_the_generator(tmp_path):
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="hinge"):
         dcgan.build_dcgan(latent_dim=8, base_filters=8, clusters=4, loss="bce")
+    with pytest.raises(ValueError, match="3 training images cannot make 4 clusters"):
+        _tiny(clusters=4).self_conditioning(np.zeros((3, 28, 28, 1), "float32"))
     with pytest.raises(ValueError, match="clusters must be >= 2"):
         selfcond.build_selfcond_gan(latent_dim=8, base_filters=8, clusters=1)

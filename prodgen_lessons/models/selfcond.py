@@ -79,6 +79,10 @@ class SelfConditionedGAN(CGAN):
 
     def self_conditioning(self, images, seed=0, verbose=False):
         """The callback (and data) that clusters `images` (in [-1, 1]) for this trainer."""
+        if len(images) < self.num_classes:
+            raise ValueError(f"{len(images)} training images cannot make {self.num_classes} clusters: give at "
+                             f"least {self.num_classes} images, or fewer clusters (clusters=0, the plain DCGAN, "
+                             "needs none)")
         return SelfConditioning(images, seed=seed, verbose=verbose)
 
     def features(self, images):
