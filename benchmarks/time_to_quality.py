@@ -91,7 +91,7 @@ FAMILIES = {f.name: f for f in [
            4.0, accuracy=0.95),
     Family("dcgan", "DCGANs (unconditional)", ("tf_dcgan", "plain_dcgan", "course_dcgan_k50", "course_dcgan"), 6.0,
            recall=0.6),
-    Family("infogan", "InfoGANs", ("paper_infogan", "course_infogan"), 8.0, purity=0.75),
+    Family("infogan", "InfoGANs", ("paper_infogan", "course_infogan_paper_q", "course_infogan"), 8.0, purity=0.75),
     Family("vae", "Variational autoencoders", ("tf_vae", "course_vae"), 20.0),
     Family("cvae", "Conditional VAEs", ("tf_cvae", "course_cvae"), 20.0, accuracy=0.90),
     Family("cyclegan", "CycleGANs: sneakers -> ankle boots", ("kerasio_cyclegan", "course_cyclegan"),

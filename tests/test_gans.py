@@ -74,6 +74,31 @@ def test_info_loss_hand_value():
     assert got == pytest.approx(math.log(2) + 0.5 * 1.25, rel=1e-6)
 
 
+def test_real_information_hand_values():
+    sure = 50.0 * np.eye(10, dtype="float32")                  # ten photos, each sure of its own group
+    assert float(infogan.real_information(sure)) == pytest.approx(math.log(10), abs=1e-4)
+    assert float(infogan.real_information(np.tile(sure[:1], (10, 1)))) == pytest.approx(0.0, abs=1e-4)  # one group
+    assert float(infogan.real_information(np.zeros((10, 10)))) == pytest.approx(0.0, abs=1e-4)  # no opinion
+    # two photos split 3:1 between two groups each: H(marginal) = log 2, E H(p) = H(0.75, 0.25)
+    p = np.array([[0.75, 0.25], [0.25, 0.75]])
+    expected = math.log(2) + float(np.sum(p[0] * np.log(p[0])))
+    assert float(infogan.real_information(np.log(p))) == pytest.approx(expected, rel=1e-5)
+
+
+def test_cluster_weight_makes_q_sort_the_real_photos():
+    x = as_float(load_sample().x_train[:256], "tanh")
+    got = {}
+    for weight in (0.0, 1.0):
+        keras.utils.set_random_seed(0)
+        trainer = infogan.build_infogan(latent_dim=16, base_filters=8, hidden=64, cluster_weight=weight,
+                                        precision="float32")
+        trainer.fit(x, batch_size=64, epochs=3, verbose=0)
+        _, q_category, _ = trainer.discriminator(x[:128])
+        got[weight] = float(infogan.real_information(q_category))
+    # log 10 = 2.30 is ten confident groups of equal size
+    assert got[1.0] > 1.5 and got[1.0] > got[0.0] + 0.5, got
+
+
 # --------------------------------------------------------------------------- shapes
 
 
