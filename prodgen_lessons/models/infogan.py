@@ -119,7 +119,7 @@ class InfoGAN(GAN):
         z = self._noise(batch_size)
         category, continuous = self._codes(batch_size)
         # One forward pass serves both players; both minimise the information loss (G by making
-        # its codes readable, Q by reading them).
+        # its codes readable, Q by reading them); Q alone also sorts the real photos.
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = self.generator([z, category, continuous], training=True)
             d_real, q_cat_real, _ = self.discriminator(real, training=True)
