@@ -20,8 +20,9 @@ against a published one:
   course's DCGAN without its clusters, "course_dcgan", the self-conditioned one (100 clusters),
   and "course_dcgan_k50", the same with 50.
 - InfoGAN: "paper_infogan", the MNIST networks and optimisers of Chen et al. 2016, trained by the
-  course's `InfoGAN` step, "course_infogan", whose Q also sorts the real photos, and
-  "course_infogan_paper_q", the same with Q reading generated images only, as in the paper.
+  course's `InfoGAN` step, "course_infogan", whose Q also sorts the real photos and keeps a
+  photo's group when the photo moves a little, "course_infogan_rim", the same without the moves,
+  and "course_infogan_paper_q", with Q reading generated images only, as in the paper.
 - VAE and CVAE: "tf_vae", the TensorFlow convolutional VAE tutorial's networks (latent 2, as
   published), "tf_cvae", the same with a one-hot label, and "course_vae", "course_cvae".
 - CycleGAN (sneakers -> ankle boots): "kerasio_cyclegan", the keras.io CycleGAN example's
@@ -624,12 +625,18 @@ RECIPES = {r.name: r for r in [
                  "pass and scores the continuous codes as unit-variance Gaussians (Q gives their means)"),
     course_recipe("infogan", "course_infogan with Q reading the codes of generated images only, as in the "
                              "paper: the version shipped before Q's clustering of the real photos won the "
-                             "race", name="course_infogan_paper_q", cluster_weight=0.0),
+                             "race", name="course_infogan_paper_q", cluster_weight=0.0, cluster_moves=False),
+    course_recipe("infogan", "course_infogan without the moves, its clustering term at weight 1: the "
+                             "version shipped before the moves won the race", name="course_infogan_rim",
+                  cluster_weight=1.0, cluster_moves=False),
     course_recipe("infogan", "the DCGAN recipe plus the codes: noise 62, a 10-way categorical and one "
                              "continuous code, Q on D's body, lambda 1; the paper's 1,024-unit layer "
                              "(+ BatchNorm) in D and G's learning rate 1e-3 (D's 2e-4); Q also sorts the "
                              "real photos into 10 confident groups of equal size (its mutual information "
-                             "with the photos, Krause et al. 2010, weight 1 in D's loss)"),
+                             "with the photos, Krause et al. 2010) and keeps each photo in its group when "
+                             "the photo is shifted, zoomed or mirrored a little (self-augmented training, "
+                             "Hu et al. 2017; one more pass of D over the moved copies), both terms at "
+                             "weight 2 in D's loss"),
     Recipe("tf_vae", "TF convolutional VAE tutorial", "tensorflow.org/tutorials/generative/cvae",
            lambda: build_tutorial_vae(), 32, "unit", False,
            notes="written from the tutorial's description: encoder conv 32-64 (3x3, stride 2), decoder "

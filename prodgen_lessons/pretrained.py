@@ -48,10 +48,11 @@ RECIPES = {
     "dcgan": dict(model="dcgan", epochs=60, batch_size=64, seed=0, minutes=20,
                   options={"loss": "hinge", "dropout": 0.0, "ema": 0.999, "hidden": 1024,
                            "learning_rate": [1e-3, 2e-4], "precision": "auto", "clusters": 100}),
-    # one continuous code, not the paper's two; Q also sorts the real photos (cluster_weight)
+    # one continuous code, not the paper's two; Q also sorts the real photos and keeps a photo's
+    # group when the photo moves a little (cluster_weight, cluster_moves)
     "infogan": dict(model="infogan", epochs=60, batch_size=64, seed=0, minutes=20,
                     options={"loss": "hinge", "dropout": 0.0, "ema": 0.999, "info_weight": 1.0,
-                             "cluster_weight": 1.0, "num_continuous": 1, "hidden": 1024,
+                             "cluster_weight": 2.0, "cluster_moves": True, "num_continuous": 1, "hidden": 1024,
                              "learning_rate": [1e-3, 2e-4], "precision": "auto"}),
     # beta < 1 sharpens the decoder; the codes' mixture (prior_components) repairs the prior;
     # decoding at temperature 2/3 sharpens the images, guidance delivers the category more often

@@ -5,9 +5,10 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 
-from prodgen_lessons.data import as_float, colour_catalogue, colour_of, load_sample, make_dataset
+from prodgen_lessons.data import as_float, augmentation, colour_catalogue, colour_of, load_sample, make_dataset
 from prodgen_lessons.models import cgan, dcgan, gan, infogan
 from prodgen_lessons.models.attention import SelfAttention
 from prodgen_lessons.training import seed_everything
@@ -85,6 +86,22 @@ def test_real_information_hand_values():
     assert float(infogan.real_information(np.log(p))) == pytest.approx(expected, rel=1e-5)
 
 
+def test_group_change_hand_values():
+    logits = np.random.default_rng(0).normal(0, 2, (8, 10)).astype("float32")
+    assert float(infogan.group_change(logits, logits)) == pytest.approx(0.0, abs=1e-5)   # nothing moved
+    # one photo, p = (0.75, 0.25) before the move and (0.5, 0.5) after: KL by hand
+    before, after = np.log([[0.75, 0.25]]), np.log([[0.5, 0.5]])
+    expected = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
+    assert float(infogan.group_change(before, after)) == pytest.approx(expected, rel=1e-4)
+    # only the moved copy learns: the photo's own guess is the target
+    before, after = tf.constant(before, "float32"), tf.constant(after, "float32")
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([before, after])
+        change = infogan.group_change(before, after)
+    assert tape.gradient(change, before) is None or not np.any(tape.gradient(change, before))
+    assert np.any(tape.gradient(change, after))
+
+
 def test_cluster_weight_makes_q_sort_the_real_photos():
     x = as_float(load_sample().x_train[:256], "tanh")
     got = {}
@@ -96,6 +113,24 @@ def test_cluster_weight_makes_q_sort_the_real_photos():
         got[weight] = history["real_information"][-1]   # Q's estimate on the real photos, last epoch
     # 64 steps at D's learning rate: about 0.1 without the term, 0.6 with it (log 10 = 2.30 at most)
     assert got[1.0] > 0.4 and got[1.0] > got[0.0] + 0.3, got
+
+
+def test_cluster_moves_compare_q_on_moved_copies():
+    x = as_float(load_sample().x_train[:64], "tanh")
+    got = {}
+    for name, moves in (("still", keras.layers.Identity()), ("moved", augmentation(rotation=0, brightness=0,
+                                                                                     contrast=0))):
+        keras.utils.set_random_seed(0)
+        trainer = infogan.build_infogan(latent_dim=16, base_filters=8, hidden=64, cluster_weight=1.0,
+                                        precision="float32")
+        trainer.moves = moves
+        history = trainer.fit(x, batch_size=32, epochs=1, verbose=0).history
+        got[name] = (history["group_change"][-1], trainer.discriminator.get_weights()[0])
+    assert got["still"][0] == pytest.approx(0.0, abs=1e-5)       # a copy that did not move: nothing to pull
+    assert got["moved"][0] > 1e-3                                    # moved copies: Q's guesses differ ...
+    assert not np.allclose(got["still"][1], got["moved"][1])        # ... and the difference trains D
+    plain = infogan.build_infogan(latent_dim=16, base_filters=8, hidden=64, precision="float32")
+    assert "group_change" not in plain.fit(x, batch_size=32, epochs=1, verbose=0).history  # off by default
 
 
 # --------------------------------------------------------------------------- shapes

@@ -14,10 +14,12 @@ The categorical code typically picks up the product category, a continuous one w
 `build_infogan` is the course's recipe: the DCGAN's (hinge loss, no dropout, one forward pass for
 both players, a moving average of G's weights, bfloat16 where the CPU has it) plus the codes, and
 two choices of the paper's: a 1,024-unit layer in D before its heads, and G learning 5 times as
-fast as D (Adam 1e-3 against 2e-4). One choice is not the paper's: Q's categorical head also
-sorts the real photos into confident groups of equal size (`real_information`, weight
-`cluster_weight`), so that the code follows groups of the real catalogue rather than any
-feature of the generated images that Q happens to read.
+fast as D (Adam 1e-3 against 2e-4). Two choices are not the paper's: Q's categorical head also
+sorts the real photos into confident groups of equal size (`real_information`), so that the
+code follows groups of the real catalogue rather than any feature of the generated images that
+Q happens to read; and it keeps a photo in its group when the photo is shifted, zoomed or
+mirrored a little (`group_change`, option `cluster_moves`), so that the groups follow the
+product rather than where it sits. Both terms have the weight `cluster_weight`.
 """
 
 import keras
@@ -25,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from prodgen_lessons.data import as_float, check_image_shape
+from prodgen_lessons.data import as_float, augmentation, check_image_shape
 from prodgen_lessons.models.dcgan import discriminator_body, generator_body
 from prodgen_lessons.models.gan import (
     GAN,
@@ -86,14 +88,25 @@ def real_information(q_category):
     return marginal_entropy + ops.mean(ops.sum(p * log_p, axis=-1))
 
 
+def group_change(q_category, q_category_moved):
+    """How far Q's groups move when the photos are moved a little: KL(p(c|x) || p(c|x')), x' a
+    shifted, flipped or zoomed copy of x, averaged over the batch (self-augmented training, Hu et
+    al. 2017). p(c|x) is the target, so only the moved copy's guess is pulled towards it."""
+    target = ops.stop_gradient(ops.softmax(ops.cast(q_category, "float32"), axis=-1))
+    log_moved = ops.log_softmax(ops.cast(q_category_moved, "float32"), axis=-1)
+    return ops.mean(ops.sum(target * (ops.log(target + 1e-8) - log_moved), axis=-1))
+
+
 class InfoGAN(GAN):
     """InfoGAN trainer; labels in the dataset are ignored. info_weight = lambda.
 
-    cluster_weight: weight of `real_information` in Q's loss. Q's categorical head then also
+    cluster_weight: weight of Q's clustering terms in D's loss. Q's categorical head then also
     sorts the real photos into as many groups as the code has values; since G must make each
-    code value readable to Q, the code follows the groups Q finds in the real catalogue."""
+    code value readable to Q, the code follows the groups Q finds in the real catalogue.
+    moves: a layer that moves real photos a little, or None. Q's groups must then stay put when a
+    photo is moved (`group_change`; one more pass of D over the moved copies)."""
 
-    def __init__(self, generator, discriminator, info_weight=1.0, cluster_weight=0.0, **kwargs):
+    def __init__(self, generator, discriminator, info_weight=1.0, cluster_weight=0.0, moves=None, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
         if len(generator.inputs) != 3 or len(discriminator.outputs) != 3:
             raise ValueError("InfoGAN needs infogan.build_generator / build_discriminator networks")
@@ -101,12 +114,15 @@ class InfoGAN(GAN):
         self.num_continuous = int(generator.inputs[2].shape[-1])
         self.info_weight = float(info_weight)
         self.cluster_weight = float(cluster_weight)
+        self.moves = moves
         self.info_loss_tracker = keras.metrics.Mean(name="info_loss")
         self.real_info_tracker = keras.metrics.Mean(name="real_information")
+        self.group_change_tracker = keras.metrics.Mean(name="group_change")
 
     @property
     def metrics(self):
-        return super().metrics + [self.info_loss_tracker, self.real_info_tracker]
+        return super().metrics + [self.info_loss_tracker, self.real_info_tracker] + (
+            [self.group_change_tracker] if self.moves is not None else [])
 
     def _codes(self, batch_size):
         category = tf.random.uniform((batch_size,), 0, self.num_categories, dtype="int32")
@@ -127,8 +143,13 @@ class InfoGAN(GAN):
             d_loss, g_loss = self._d_loss(d_real, d_fake), self._g_loss(d_fake)
             i_loss = info_loss(category, continuous, q_cat, q_cont)
             real_info = real_information(q_cat_real)
+            cluster_loss = -real_info
+            if self.moves is not None:
+                _, q_cat_moved, _ = self.discriminator(self.moves(real, training=True), training=True)
+                change = group_change(q_cat_real, q_cat_moved)
+                cluster_loss += change
             d_scaled = self.d_optimizer.scale_loss(d_loss + self.info_weight * i_loss
-                                                   - self.cluster_weight * real_info)
+                                                   + self.cluster_weight * cluster_loss)
             g_scaled = self.g_optimizer.scale_loss(g_loss + self.info_weight * i_loss)
         d_vars, g_vars = self.discriminator.trainable_variables, self.generator.trainable_variables
         self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_scaled, d_vars), d_vars))
@@ -139,6 +160,8 @@ class InfoGAN(GAN):
         self.d_acc_tracker.update_state(discriminator_accuracy(d_real, d_fake))
         self.info_loss_tracker.update_state(i_loss)
         self.real_info_tracker.update_state(real_info)
+        if self.moves is not None:
+            self.group_change_tracker.update_state(change)
         return {m.name: m.result() for m in self.metrics}
 
     def call(self, inputs, training=False):
@@ -171,18 +194,24 @@ class InfoGAN(GAN):
 
 
 def build_infogan(image_shape=(28, 28, 1), latent_dim=62, num_classes=10, num_continuous=1,
-                  base_filters=64, dropout=0.0, info_weight=1.0, cluster_weight=0.0, hidden=1024, loss="hinge",
-                  label_smoothing=0.0, learning_rate=(1e-3, 2e-4), ema=0.999, precision="auto"):
+                  base_filters=64, dropout=0.0, info_weight=1.0, cluster_weight=0.0, cluster_moves=False,
+                  hidden=1024, loss="hinge", label_smoothing=0.0, learning_rate=(1e-3, 2e-4), ema=0.999,
+                  precision="auto"):
     """The course's InfoGAN, compiled and ready for `fit(make_dataset(..., batch_size=64))`.
 
     num_classes: values of the categorical code (learned without labels; the catalogue's number
-    of categories, so that code purity can be measured against them)."""
+    of categories, so that code purity can be measured against them).
+    cluster_moves: Q's groups of real photos must survive small shifts, zooms and mirror images
+    (`group_change`); the moves are made in float32, outside the mixed-precision policy."""
     num_categories = num_classes
+    moves = None
+    if cluster_moves:
+        moves = augmentation(rotation=0, brightness=0, contrast=0, image_size=check_image_shape(image_shape)[0])
     with dtype_policy(resolve_precision(precision)):
         trainer = InfoGAN(build_generator(latent_dim, image_shape, num_categories, num_continuous, base_filters),
                           build_discriminator(image_shape, num_categories, num_continuous, base_filters, dropout,
                                               hidden),
-                          info_weight=info_weight, cluster_weight=cluster_weight, loss=loss,
+                          info_weight=info_weight, cluster_weight=cluster_weight, moves=moves, loss=loss,
                           label_smoothing=label_smoothing)
         g_optimizer, d_optimizer = gan_optimizers(learning_rate, ema)
         trainer.compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer)
