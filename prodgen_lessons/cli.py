@@ -8,6 +8,8 @@
     prodgen evaluate MODEL [--checkpoint DIR] [--data SOURCE] [--classifier DIR] [--classifier2 DIR]
     prodgen models
 
+Without --checkpoint, `generate` and `evaluate` use a shipped model; MODEL may then also name a
+shipped variant (`prodgen models` lists them, e.g. cgan_no_bags), measured on its recipe's data.
 A FOLDER is a shop's catalogue: one sub-folder of photos per category (any script, e.g. 运动鞋/),
 optionally split into train/ and test/. `train` streams it at --image-size (default 64), and the
 run remembers it: `generate` takes its category names, `evaluate` scores against its held-out
@@ -84,13 +86,23 @@ class _Parser(argparse.ArgumentParser):
 
 # ------------------------------------------------------------------------------- checks
 
-def _model_name(name):
-    from prodgen_lessons import models
+def _model_name(name, shipped=False):
+    """The model a MODEL argument names. With shipped=True it may also name a shipped model
+    (`prodgen models` lists them, e.g. cgan_no_bags): then the model its recipe trains."""
+    from prodgen_lessons import models, pretrained
 
+    if name in pretrained.RECIPES and name not in models.MODELS:
+        if shipped and pretrained.is_shipped(name):
+            return pretrained.RECIPES[name]["model"]
+        if not shipped:
+            raise UsageError(f"{name} names a shipped model, not a model: `generate` and `evaluate` take it "
+                             f"without --checkpoint; here name its model, {pretrained.RECIPES[name]['model']}")
     try:
         return models.spec(name).name
     except ValueError as err:
-        raise UsageError(str(err)) from None
+        variants = [n for n in pretrained.RECIPES if n not in models.MODELS and pretrained.is_shipped(n)]
+        raise UsageError(str(err) + (f", or a shipped variant: {', '.join(variants)}"
+                                     if shipped and variants else "")) from None
 
 
 def _note(text):
@@ -228,7 +240,15 @@ def cmd_models(args) -> int:
 
     for name, s in models.MODELS.items():
         shipped = "pretrained" if pretrained.is_shipped(name) else "          "
-        print(f"{name:<11} {shipped}  {s.description}")
+        print(f"{name:<12} {shipped}  {s.description}")
+    variants = [name for name in pretrained.RECIPES if name not in models.MODELS and pretrained.is_shipped(name)]
+    if variants:
+        print("\nshipped variants (generate / evaluate take their names):")
+    for name in variants:
+        recipe = pretrained.RECIPES[name]
+        trained = "".join([f" without {', '.join(recipe['without'])}" if recipe.get("without") else "",
+                           f" on {recipe['data']}" if recipe.get("data") else ""])
+        print(f"{name:<12} pretrained  the {recipe['model']} recipe{trained}")
     return EXIT_OK
 
 
@@ -356,7 +376,7 @@ def cmd_generate(args) -> int:
 
     from prodgen_lessons import data, models, plotting, training
 
-    name = _model_name(args.model)
+    name = _model_name(args.model, shipped=args.checkpoint is None)
     s = models.spec(name)
     if s.kind != "generator":
         raise UsageError(f"{name} does not generate from noise; generative models are: "
@@ -373,12 +393,12 @@ def cmd_generate(args) -> int:
         except ValueError as err:
             raise UsageError(str(err)) from None
     _check_output_image(args.out)
-    trainer, _ = _load_run(name, args.checkpoint)
+    trainer, _ = _load_run(args.model if args.checkpoint is None else name, args.checkpoint)
     images = trainer.sample(args.count, labels=labels, seed=args.seed)  # in batches: flat memory
     grid = plotting.image_grid(images, ncols=int(np.ceil(np.sqrt(args.count))))
     training.save_png(grid, args.out)
     what = names[labels[0]] if labels is not None else "mixed"
-    print(f"{args.count} {name} images ({what}, seed {args.seed}) -> {args.out}")
+    print(f"{args.count} {args.model} images ({what}, seed {args.seed}) -> {args.out}")
     return EXIT_OK
 
 
@@ -395,17 +415,22 @@ def _judge(folder, what):
 
 
 def cmd_evaluate(args) -> int:
-    from prodgen_lessons import metrics, models
+    from prodgen_lessons import metrics, models, pretrained
 
-    name = _model_name(args.model)
+    name = _model_name(args.model, shipped=args.checkpoint is None)
     s = models.spec(name)
-    trainer, settings = _load_run(name, args.checkpoint)
-    source = args.data or ((settings or {}).get("data") or {}).get("origin") or "fashion-mnist"
+    trainer, settings = _load_run(args.model if args.checkpoint is None else name, args.checkpoint)
+    # a shipped model is measured on its recipe's data (less the categories it never saw)
+    recipe = pretrained.RECIPES.get(args.model, {}) if args.checkpoint is None else {}
+    source = (args.data or ((settings or {}).get("data") or {}).get("origin") or recipe.get("data")
+              or "fashion-mnist")
     shape = (settings or {}).get("image_shape") or (28, 28, 1)
     in_memory = ((settings or {}).get("data") or {}).get("in_memory", True)
     catalogue = _load_catalogue(source, None if in_memory else shape[0], args.skip_broken,
                                 None if in_memory else shape[2])
     _check_same_categories(catalogue, settings, args.checkpoint)
+    if recipe.get("without"):
+        catalogue = catalogue.without(*recipe["without"])
     if s.kind == "classifier":
         loss, acc = trainer.evaluate(catalogue.dataset("test", batch_size=500, scale="unit", shuffle=False,
                                                        drop_remainder=False), verbose=0)
@@ -419,8 +444,8 @@ def cmd_evaluate(args) -> int:
             judges[option] = judge
     result, floor = metrics.evaluate_model(trainer, name, catalogue, classifier=judges.get("--classifier"),
                                            second=judges.get("--classifier2"), sample_size=args.sample_size,
-                                           seed=args.seed, domains=(settings or {}).get("domains"))
-    print(f"{name} on {catalogue.source}: {result.get('sample_size', args.sample_size)} images per set; "
+                                           seed=args.seed, domains=(settings or recipe).get("domains"))
+    print(f"{args.model} on {catalogue.source}: {result.get('sample_size', args.sample_size)} images per set; "
           "noise floor = real training images against real test images")
     print(metrics.format_report(result, floor))
     return EXIT_OK
