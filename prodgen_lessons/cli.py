@@ -86,6 +86,13 @@ class _Parser(argparse.ArgumentParser):
 
 # ------------------------------------------------------------------------------- checks
 
+def _shipped_variants():
+    """Names of the shipped models that are not a model's own name (cgan_no_bags, ...)."""
+    from prodgen_lessons import models, pretrained
+
+    return [n for n in pretrained.RECIPES if n not in models.MODELS and pretrained.is_shipped(n)]
+
+
 def _model_name(name, shipped=False):
     """The model a MODEL argument names. With shipped=True it may also name a shipped model
     (`prodgen models` lists them, e.g. cgan_no_bags): then the model its recipe trains."""
@@ -100,7 +107,7 @@ def _model_name(name, shipped=False):
     try:
         return models.spec(name).name
     except ValueError as err:
-        variants = [n for n in pretrained.RECIPES if n not in models.MODELS and pretrained.is_shipped(n)]
+        variants = _shipped_variants()
         raise UsageError(str(err) + (f", or a shipped variant: {', '.join(variants)}"
                                      if shipped and variants else "")) from None
 
@@ -241,7 +248,7 @@ def cmd_models(args) -> int:
     for name, s in models.MODELS.items():
         shipped = "pretrained" if pretrained.is_shipped(name) else "          "
         print(f"{name:<12} {shipped}  {s.description}")
-    variants = [name for name in pretrained.RECIPES if name not in models.MODELS and pretrained.is_shipped(name)]
+    variants = _shipped_variants()
     if variants:
         print("\nshipped variants (generate / evaluate take their names):")
     for name in variants:

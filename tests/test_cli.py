@@ -108,10 +108,11 @@ def test_shipped_variants_by_name(tmp_path, capsys):
     assert cli.main(["evaluate", "vae_no_bags", "--sample-size", "200"]) == 0
     assert "vae_no_bags on " in (out := capsys.readouterr().out) and "(without Bag)" in out
     # with --checkpoint (a run of one's own) or for training, the model is named
-    for command in (["generate", "vae_no_bags", "--checkpoint", str(tmp_path)], ["train", "vae_no_bags"]):
+    for command in (["generate", "vae_no_bags", "--checkpoint", str(tmp_path)],
+                    ["train", "vae_no_bags", "--out", str(tmp_path / "run")]):
         assert cli.main(command) == cli.EXIT_USAGE
         assert "name its model, vae" in capsys.readouterr().err
-    assert not (tmp_path / "runs").exists()
+    assert not (tmp_path / "run").exists()
 
 
 def test_bad_option_value_exits_2():
