@@ -65,16 +65,20 @@ def _int_range(low, high=None, what=""):
     return parse
 
 
-def _minutes(text):
-    """An argparse `type`: a positive, finite number of minutes."""
-    valid = "use a positive number of minutes, e.g. 20 or 0.5"
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number: {text!r} ({valid})") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text} is out of range: {valid}")
-    return value
+def _number(low, strict, valid):
+    """An argparse `type`: a finite number above `low` (strict) or at least `low`."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid number: {text!r} ({valid})") from None
+        if not (math.isfinite(value) and (value > low if strict else value >= low)):
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {valid}")
+        return value
+    return parse
+
+
+_minutes = _number(0, True, "use a positive number of minutes, e.g. 20 or 0.5")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,6 +95,20 @@ def _shipped_variants():
     from prodgen_lessons import models, pretrained
 
     return [n for n in pretrained.RECIPES if n not in models.MODELS and pretrained.is_shipped(n)]
+
+
+def _sampling(args, spec):
+    """The sampling settings given on the command line ({attribute: value}), refused for a model
+    whose sample() does not use them."""
+    from prodgen_lessons import models
+
+    given = {k: getattr(args, k) for k in ("temperature", "guidance") if getattr(args, k, None) is not None}
+    for key in given:
+        if key not in spec.sampling:
+            takes = [m.name for m in models.MODELS.values() if key in m.sampling]
+            raise UsageError(f"{spec.name} does not sample with a {key}, so --{key} does not apply; "
+                             f"models that do: {', '.join(takes)}")
+    return given
 
 
 def _model_name(name, shipped=False):
@@ -388,6 +406,7 @@ def cmd_generate(args) -> int:
     if s.kind != "generator":
         raise UsageError(f"{name} does not generate from noise; generative models are: "
                          + ", ".join(n for n, m in models.MODELS.items() if m.kind == "generator"))
+    sampling = _sampling(args, s)
     settings = _read_settings(os.path.abspath(args.checkpoint)) if args.checkpoint else None
     names, names_zh = _categories(settings)
     labels = None
@@ -401,11 +420,14 @@ def cmd_generate(args) -> int:
             raise UsageError(str(err)) from None
     _check_output_image(args.out)
     trainer, _ = _load_run(args.model if args.checkpoint is None else name, args.checkpoint)
+    for key, value in sampling.items():
+        setattr(trainer, key, value)
     images = trainer.sample(args.count, labels=labels, seed=args.seed)  # in batches: flat memory
     grid = plotting.image_grid(images, ncols=int(np.ceil(np.sqrt(args.count))))
     training.save_png(grid, args.out)
-    what = names[labels[0]] if labels is not None else "mixed"
-    print(f"{args.count} {args.model} images ({what}, seed {args.seed}) -> {args.out}")
+    what = ", ".join([names[labels[0]] if labels is not None else "mixed", f"seed {args.seed}"]
+                     + [f"{key} {value:g}" for key, value in sampling.items()])
+    print(f"{args.count} {args.model} images ({what}) -> {args.out}")
     return EXIT_OK
 
 
@@ -426,7 +448,10 @@ def cmd_evaluate(args) -> int:
 
     name = _model_name(args.model, shipped=args.checkpoint is None)
     s = models.spec(name)
+    sampling = _sampling(args, s)
     trainer, settings = _load_run(args.model if args.checkpoint is None else name, args.checkpoint)
+    for key, value in sampling.items():
+        setattr(trainer, key, value)
     # a shipped model is measured on its recipe's data (less the categories it never saw)
     recipe = pretrained.RECIPES.get(args.model, {}) if args.checkpoint is None else {}
     source = (args.data or ((settings or {}).get("data") or {}).get("origin") or recipe.get("data")
@@ -524,6 +549,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--sample-size", type=_int_range(2, MAX_SAMPLE_SIZE), default=5000)
     ev.add_argument("--seed", type=seed, default=0)
     ev.set_defaults(func=cmd_evaluate)
+    for command in (gen, ev):  # how the decoder draws; default: the model's own, on its card
+        command.add_argument("--temperature", type=_number(0, True, "use a number above 0; 1 is the decoder's "
+                                                                    "own mean image, below 1 sharper"),
+                             help="decode at this temperature (vae, cvae)")
+        command.add_argument("--guidance", type=_number(0, False, "use a number of 0 or more; 0 is the "
+                                                                   "decoder as trained"),
+                             help="classifier-free guidance weight (cvae)")
     return parser
 
 

@@ -32,6 +32,7 @@ class ModelSpec:
     networks: tuple       # the networks saved as <network>.weights.h5 (a classifier is its own network)
     description: str
     options: dict = dataclasses.field(default_factory=dict)  # defaults the caller's options override
+    sampling: tuple = ()  # trainer attributes that change how sample() draws (temperature, guidance)
 
 
 MODELS = {s.name: s for s in [
@@ -44,9 +45,9 @@ MODELS = {s.name: s for s in [
     ModelSpec("infogan", infogan.build_infogan, "generator", "tanh", False, 62, 64, ("generator",),
               "InfoGAN: categorical and continuous codes learned without labels (3.3)"),
     ModelSpec("vae", vae.build_vae, "generator", "unit", False, 16, 128, ("encoder", "decoder", "prior"),
-              "convolutional variational autoencoder (4, 7)"),
+              "convolutional variational autoencoder (4, 7)", sampling=("temperature",)),
     ModelSpec("cvae", vae.build_cvae, "generator", "unit", True, 16, 128, ("decoder", "prior"),
-              "conditional VAE, category as condition (7.3)"),
+              "conditional VAE, category as condition (7.3)", sampling=("temperature", "guidance")),
     ModelSpec("cyclegan", cyclegan.build_cyclegan, "translator", "tanh", False, None, 32,
               ("generator_ab", "generator_ba"), "CycleGAN between two product categories (3.3)"),
     ModelSpec("classifier", classifier.build_compiled_classifier, "classifier", "unit", False, None, 128,
