@@ -128,7 +128,11 @@ def test_temperature_and_guidance_change_how_a_vae_draws(tmp_path, capsys):
     vae.temperature = 0.25
     np.testing.assert_array_equal(grids["cold"], plotting.image_grid(vae.sample(4, seed=3), ncols=2))
     assert not np.array_equal(grids["own"], grids["cold"])
-    assert cli.main(["evaluate", "cvae", "--guidance", "0", "--sample-size", "200"]) == 0
+    reports = []
+    for options in ([], ["--guidance", "0"]):   # the card's guidance, then the decoder as trained
+        assert cli.main(["evaluate", "cvae", "--sample-size", "200"] + options) == 0
+        reports.append(capsys.readouterr().out)
+    assert reports[0] != reports[1]
     # a model whose sample() has no such setting: refused before anything loads, naming those that have
     for command, takes in ((["generate", "cgan", "--temperature", "0.5"], "models that do: vae, cvae"),
                            (["evaluate", "vae", "--guidance", "1"], "models that do: cvae")):
