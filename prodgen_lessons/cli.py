@@ -252,6 +252,15 @@ def _load_run(name, checkpoint):
     return trainer, settings
 
 
+def _load_to_draw(args, name, sampling):
+    """(trainer, settings) for `generate` / `evaluate`: the run in --checkpoint, or the shipped model
+    MODEL names (a variant too), drawing with the command line's `sampling` settings."""
+    trainer, settings = _load_run(args.model if args.checkpoint is None else name, args.checkpoint)
+    for key, value in sampling.items():
+        setattr(trainer, key, value)
+    return trainer, settings
+
+
 def _check_same_categories(catalogue, settings, folder):
     """A run can only be measured or continued on the categories it was trained on."""
     names, _ = _categories(settings)
@@ -419,9 +428,7 @@ def cmd_generate(args) -> int:
         except ValueError as err:
             raise UsageError(str(err)) from None
     _check_output_image(args.out)
-    trainer, _ = _load_run(args.model if args.checkpoint is None else name, args.checkpoint)
-    for key, value in sampling.items():
-        setattr(trainer, key, value)
+    trainer, _ = _load_to_draw(args, name, sampling)
     images = trainer.sample(args.count, labels=labels, seed=args.seed)  # in batches: flat memory
     grid = plotting.image_grid(images, ncols=int(np.ceil(np.sqrt(args.count))))
     training.save_png(grid, args.out)
@@ -449,9 +456,7 @@ def cmd_evaluate(args) -> int:
     name = _model_name(args.model, shipped=args.checkpoint is None)
     s = models.spec(name)
     sampling = _sampling(args, s)
-    trainer, settings = _load_run(args.model if args.checkpoint is None else name, args.checkpoint)
-    for key, value in sampling.items():
-        setattr(trainer, key, value)
+    trainer, settings = _load_to_draw(args, name, sampling)
     # a shipped model is measured on its recipe's data (less the categories it never saw)
     recipe = pretrained.RECIPES.get(args.model, {}) if args.checkpoint is None else {}
     source = (args.data or ((settings or {}).get("data") or {}).get("origin") or recipe.get("data")
