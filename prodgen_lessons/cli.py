@@ -479,6 +479,9 @@ def cmd_evaluate(args) -> int:
             judge, judge_settings = _judge(folder, option)
             _check_same_categories(catalogue, judge_settings, folder)
             judges[option] = judge
+    if "--classifier" not in judges:  # the shipped judges, for Fashion-MNIST's categories
+        judges["--classifier"], shipped_second = pretrained.judges(catalogue)
+        judges.setdefault("--classifier2", shipped_second)
     result, floor = metrics.evaluate_model(trainer, name, catalogue, classifier=judges.get("--classifier"),
                                            second=judges.get("--classifier2"), sample_size=args.sample_size,
                                            seed=args.seed, domains=(settings or recipe).get("domains"))

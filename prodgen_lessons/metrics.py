@@ -709,31 +709,26 @@ def format_report(metrics, floor=None):
 SAMPLE_SIZE = 5000  # images per set for every shipped metric (FID depends on it)
 
 
-def evaluate_model(trainer, model, catalogue, classifier=None, second=None, sample_size=SAMPLE_SIZE,
+def evaluate_model(trainer, model, catalogue, classifier, second=None, sample_size=SAMPLE_SIZE,
                    seed=0, domains=None):
     """Every metric of a trained model against `catalogue`'s real images, and the noise floor.
 
     A generator is scored on `sample_size` samples (cycling through the categories; the
     conditional accuracy for conditional models), a translator (CycleGAN) on the held-out images of
     its first domain, translated, against real images of the second. `classifier` supplies the
-    feature space; `second`, an independent network, gives the FID again as "fid2". Both default
-    to the shipped judges ("classifier", "classifier2") for Fashion-MNIST; another catalogue needs
-    its own (`prodgen train classifier --data FOLDER`). InfoGAN also gets `infogan_codes`, a
-    translator its cycle error. Returns (result, floor) dicts for `format_report`.
+    feature space; `second`, an independent network, gives the FID again as "fid2". The judges are
+    handed in, never loaded here: `pretrained.judges(catalogue)` gives the shipped ones for
+    Fashion-MNIST; another catalogue needs its own (`prodgen train classifier --data FOLDER`).
+    InfoGAN also gets `infogan_codes`, a translator its cycle error. Returns (result, floor) dicts
+    for `format_report`.
     """
-    from prodgen_lessons import models, pretrained
-    from prodgen_lessons.data import CATEGORIES, as_float
+    from prodgen_lessons import models
+    from prodgen_lessons.data import as_float
     from prodgen_lessons.models.cyclegan import DEFAULT_DOMAINS
 
     if classifier is None:
-        if catalogue.class_names != CATEGORIES:
-            h = catalogue.image_shape[0]
-            raise ValueError(f"no classifier for {catalogue.source}: the shipped judges know Fashion-MNIST's "
-                             f"categories only; train one with `prodgen train classifier --data {catalogue.source} "
-                             f"--image-size {h} --out runs/judge` and pass it (--classifier runs/judge)")
-        classifier = pretrained.load_pretrained("classifier")
-        if second is None and pretrained.is_shipped(pretrained.SECOND_OPINION):
-            second = pretrained.load_pretrained(pretrained.SECOND_OPINION)
+        raise ValueError("evaluate_model needs a classifier whose features it measures in: "
+                         "pretrained.judges(catalogue) gives the shipped ones for Fashion-MNIST")
     s = models.spec(model)
 
     def real(split, category=None):  # a catalogue in memory is subsampled by the Evaluator

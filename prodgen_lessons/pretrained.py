@@ -145,6 +145,21 @@ def load_pretrained(name, directory=None):
     return trainer
 
 
+def judges(catalogue):
+    """(classifier, second opinion or None): the shipped networks whose features every card's
+    metrics are measured in (`metrics.evaluate_model` takes them). They know Fashion-MNIST's
+    categories only; another catalogue needs its own classifier."""
+    from prodgen_lessons.data import CATEGORIES
+
+    if catalogue.class_names != CATEGORIES:
+        h = catalogue.image_shape[0]
+        raise ValueError(f"no classifier for {catalogue.source}: the shipped judges know Fashion-MNIST's "
+                         f"categories only; train one with `prodgen train classifier --data {catalogue.source} "
+                         f"--image-size {h} --out runs/judge` and pass it (--classifier runs/judge)")
+    second = load_pretrained(SECOND_OPINION) if is_shipped(SECOND_OPINION) else None
+    return load_pretrained("classifier"), second
+
+
 def _bare_classifier(model, architecture="cnn"):
     """An uncompiled classifier of the same shape, so its weights file carries no optimiser."""
     from prodgen_lessons.models import classifier
@@ -250,7 +265,8 @@ def retrain(name, work_dir=None, verbose=1):
                                                   drop_remainder=False), verbose=0)
         result, floor = {"test_accuracy": float(acc), "test_loss": float(loss)}, None
     else:
-        result, floor = metrics.evaluate_model(trainer, recipe["model"], data, domains=recipe.get("domains"))
+        result, floor = metrics.evaluate_model(trainer, recipe["model"], data, *judges(data),
+                                               domains=recipe.get("domains"))
     target = PRETRAINED_DIR / name
     if target.exists():
         shutil.rmtree(target)
@@ -290,7 +306,8 @@ def rescore(name):
         card["rescored"] = (f"{time.strftime('%Y-%m-%d')}: decoding options {changed} taken from the recipe; "
                             "the weights are the ones trained")
         _write_card(name, card)
-    result, floor = metrics.evaluate_model(load_pretrained(name), recipe["model"], recipe_data(recipe),
+    data = recipe_data(recipe)
+    result, floor = metrics.evaluate_model(load_pretrained(name), recipe["model"], data, *judges(data),
                                            domains=recipe.get("domains"))
     card.update(metrics=_jsonable(result), noise_floor=_jsonable(floor))
     _write_card(name, card)

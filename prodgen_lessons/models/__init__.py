@@ -3,7 +3,9 @@ them the same way: ``build("cgan", image_shape=(28, 28, 1))`` returns a compiled
 
 One module per family (article section in brackets):
 gan (3.1) · dcgan (3.3) · selfcond (3.3: the DCGAN on clusters of its images) · cgan (3.2, 5.4, 6) ·
-attention (6.3) · infogan (3.3) · cyclegan (3.3) · vae (4, 7) · classifier (the judge behind the metrics).
+attention (6.3) · infogan (3.3) · cyclegan (3.3) · vae (4, 7) · classifier (the judge behind the metrics);
+convnets holds the convolutional bodies the GANs share (in one module, so that the families import
+each other as a tree, never in a circle: tests/test_imports.py).
 
 Every builder takes ``(image_shape, latent_dim, num_classes, **options)``. A model's `ModelSpec`
 says what kind of model it is -- a "generator" (samples images from noise), a "translator"

@@ -37,7 +37,7 @@ from keras import layers, ops
 
 from prodgen_lessons.data import COLOURS, as_float, check_image_shape, colour_of
 from prodgen_lessons.models.attention import SelfAttention
-from prodgen_lessons.models.dcgan import discriminator_body, generator_body
+from prodgen_lessons.models.convnets import discriminator_body, generator_body
 from prodgen_lessons.models.gan import (
     GAN,
     discriminator_accuracy,

@@ -5,8 +5,10 @@ blocks that double the size and halve the channels -> a last Conv2DTranspose wit
 Discriminator: strided Conv2D + LeakyReLU(0.2) + Dropout blocks -> (optionally a fully connected
 layer + BatchNorm + LeakyReLU, as in the InfoGAN paper) -> one logit.
 For 28x28 the generator goes 7x7x128 -> 14x14x64 -> 28x28x1; for 64x64: 4x4x512 -> ... -> 64x64x3.
-The losses are the GAN's. `DCGAN` updates G and D from one forward pass: G draws a batch of
-fakes once, D scores it beside a real batch, and both networks step on their own losses.
+The bodies are `convnets.generator_body` and `convnets.discriminator_body`, which the cGAN, the
+self-conditioned GAN and the InfoGAN build on too. The losses are the GAN's. `DCGAN` updates G and
+D from one forward pass: G draws a batch of fakes once, D scores it beside a real batch, and both
+networks step on their own losses.
 
 `build_dcgan` is the course's recipe: the cGAN's without the condition (the hinge loss, no
 dropout in D, samples from a moving average of G's weights, bfloat16 compute where the CPU has it)
@@ -19,72 +21,17 @@ import tensorflow as tf
 from keras import layers
 
 from prodgen_lessons.data import check_image_shape
+# The bodies live in `convnets`, which the cGAN and InfoGAN share; importing them here keeps
+# `dcgan.generator_body` and `dcgan.upsampling_plan`, the names chapter 3 and the errata show.
+from prodgen_lessons.models.convnets import discriminator_body, generator_body, upsampling_plan  # noqa: F401
 from prodgen_lessons.models.gan import (
     GAN,
     _images_of,
-    batch_normalization,
     discriminator_accuracy,
     dtype_policy,
     gan_optimizers,
     resolve_precision,
 )
-
-
-def upsampling_plan(image_shape):
-    """(start_size, steps): halve the image side until it is odd or <= 7 (28 -> 7 in 2 steps,
-    64 -> 4 in 4 steps, 32 -> 4 in 3 steps)."""
-    height, width, _ = check_image_shape(image_shape)
-    if height != width:
-        raise ValueError(f"image_shape must be square, got {image_shape!r}")
-    size, steps = height, 0
-    while size % 2 == 0 and size > 7:
-        size //= 2
-        steps += 1
-    if steps == 0:
-        raise ValueError(f"image side must be even and > 7 (e.g. 28, 32, 64), got {height}")
-    return size, steps
-
-
-def generator_body(x, image_shape, base_filters=64, attention=None):
-    """Dense -> (s, s, f) -> [Conv2DTranspose + BN + ReLU]* -> Conv2DTranspose(tanh).
-
-    `attention`: an optional layer factory called on the last hidden feature map (used by cgan).
-    """
-    size, steps = upsampling_plan(image_shape)
-    filters = base_filters * 2 ** (steps - 1)
-    x = layers.Dense(size * size * filters, use_bias=False)(x)
-    x = batch_normalization()(x)
-    x = layers.ReLU()(x)
-    x = layers.Reshape((size, size, filters))(x)
-    for _ in range(steps - 1):
-        filters //= 2
-        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False)(x)
-        x = batch_normalization()(x)
-        x = layers.ReLU()(x)
-    if attention is not None:
-        x = attention(x)
-    return layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same", activation="tanh")(x)
-
-
-def discriminator_body(x, image_shape, base_filters=64, dropout=0.3, attention=None, hidden=0):
-    """[strided Conv2D + LeakyReLU + Dropout]* -> Flatten features (attention after the 1st block).
-
-    hidden: units of a fully connected layer + BatchNorm + LeakyReLU on the flattened features,
-    as in the InfoGAN paper's discriminator (0: none)."""
-    _, steps = upsampling_plan(image_shape)
-    filters = base_filters
-    for i in range(steps):
-        x = layers.Conv2D(filters, 4, strides=2, padding="same")(x)
-        x = layers.LeakyReLU(0.2)(x)
-        if dropout:
-            x = layers.Dropout(dropout)(x)
-        if i == 0 and attention is not None:
-            x = attention(x)
-        filters *= 2
-    x = layers.Flatten()(x)
-    if hidden:
-        x = layers.LeakyReLU(0.2)(batch_normalization()(layers.Dense(hidden, name="d_hidden")(x)))
-    return x
 
 
 def build_generator(latent_dim=64, image_shape=(28, 28, 1), base_filters=64):

@@ -28,7 +28,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from prodgen_lessons.data import as_float, augmentation, check_image_shape
-from prodgen_lessons.models.dcgan import discriminator_body, generator_body
+from prodgen_lessons.models.convnets import discriminator_body, generator_body
 from prodgen_lessons.models.gan import (
     GAN,
     _images_of,

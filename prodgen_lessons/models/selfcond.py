@@ -22,7 +22,7 @@ from keras import layers, ops
 
 from prodgen_lessons.data import check_image_shape
 from prodgen_lessons.models.cgan import CGAN
-from prodgen_lessons.models.dcgan import discriminator_body, generator_body
+from prodgen_lessons.models.convnets import discriminator_body, generator_body
 from prodgen_lessons.models.gan import dtype_policy, gan_optimizers, in_batches, resolve_precision
 
 
