@@ -14,13 +14,18 @@ BOOK_CONFIG := _build/_config.publish.yml
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: translations help setup data browser vendor book test test-unit test-notebooks test-book lab pretrained benchmark benchmark-pipeline clean
+STUDENT   := _build/notebooks
+WORKSPACE := my_notebooks
+
+.PHONY: translations help setup data browser vendor book notebooks workspace test test-unit test-notebooks test-book lab lab-zh pretrained benchmark benchmark-pipeline clean
 
 help:
 	@echo "make book        build the HTML book into _build/html, its Chinese edition into _build/html/zh"
 	@echo "make translations  merge changed English into the Chinese catalogs (book/locales)"
 	@echo "make test        unit tests, nbval over every notebook, book build with warnings as errors"
-	@echo "make lab         JupyterLab on notebooks/"
+	@echo "make notebooks   the student edition, English and Chinese, into $(STUDENT)/en and $(STUDENT)/zh"
+	@echo "make lab         JupyterLab on your copy of the English student edition ($(WORKSPACE)/en)"
+	@echo "make lab-zh      JupyterLab on your copy of the Chinese student edition ($(WORKSPACE)/zh)"
 	@echo "make pretrained  re-train every shipped model from its recipe (hours on 2 CPU cores)"
 	@echo "make benchmark   time-to-quality benchmark (benchmarks/RESULTS.md)"
 	@echo "make benchmark-pipeline   the folder pipeline's speed and memory (benchmarks/PIPELINE.md)"
@@ -80,10 +85,15 @@ define build_book
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going $(if $(1),--config $(BOOK_CONFIG))
 	$(BIN)/python .ci/translations.py conf $(if $(1),$(BOOK_CONFIG))
 	$(BIN)/sphinx-build -q -b html -W -n --keep-going -d _build/.doctrees-zh -D language=zh_CN \
-	  -D html_title="$(ZH_TITLE)" -D html_theme_options.search_bar_text="$(ZH_SEARCH)" . _build/html/zh
+	  -D html_title="$(ZH_TITLE)" -D html_theme_options.search_bar_text="$(ZH_SEARCH)" \
+	  $(if $(1),-D html_theme_options.path_to_docs=zh/_sources) . _build/html/zh
 endef
 
-book: data vendor
+# The chapters as plain notebooks (glued numbers written out, no MyST), in English and Chinese.
+notebooks: setup
+	@$(BIN)/python book/_ext/student_edition.py $(STUDENT)
+
+book: data vendor notebooks
 	$(call build_book,$(REPOSITORY_URL))
 	@echo "The book is in $(CURDIR)/_build/html: open $(CURDIR)/_build/html/index.html in a browser"
 	@echo "(the Chinese edition: $(CURDIR)/_build/html/zh/index.html),"
@@ -92,8 +102,9 @@ book: data vendor
 test-unit: data
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests --ignore=tests/browser
 
-test-notebooks: data
-	$(BIN)/python -m pytest $(NBVAL) notebooks
+# The chapters, and one chapter of the Chinese student edition, re-executed against their outputs.
+test-notebooks: data notebooks
+	$(BIN)/python -m pytest $(NBVAL) notebooks $(STUDENT)/zh/02_deep_learning_basics.ipynb
 
 test-book: data vendor browser
 	rm -rf _build/html
@@ -108,8 +119,22 @@ translations: setup
 	$(BIN)/python .ci/translations.py update
 	$(BIN)/python .ci/translations.py check || true
 
+# A student works in $(WORKSPACE)/en or /zh: a chapter is copied there once and never overwritten,
+# so edits survive a later `make notebooks` or `make book`. Authors edit notebooks/ instead.
+EDITION ?= en
+workspace: notebooks
+	@mkdir -p $(WORKSPACE)/$(EDITION)
+	@for f in $(STUDENT)/$(EDITION)/*.ipynb; do t=$(WORKSPACE)/$(EDITION)/$$(basename $$f); \
+	  if [ ! -e $$t ]; then cp $$f $$t; elif ! cmp -s $$f $$t; then \
+	    echo "kept your $$t (a newer edition is in $$f)"; fi; done
+
 lab: data
-	$(BIN)/jupyter lab notebooks
+	@$(MAKE) --no-print-directory workspace EDITION=en
+	$(BIN)/jupyter lab $(WORKSPACE)/en
+
+lab-zh: data
+	@$(MAKE) --no-print-directory workspace EDITION=zh
+	$(BIN)/jupyter lab $(WORKSPACE)/zh
 
 pretrained: data
 	$(BIN)/python -m prodgen_lessons.pretrained --retrain-all

@@ -2,10 +2,13 @@
 
     python .ci/book_config.py URL OUT.yml
 
-Colab and Binder open a notebook from the project's public repository, which only the publisher
-knows: `make book` passes `REPOSITORY_URL`, or the `origin` remote of the clone it runs in. The
-result is `_config.yml` plus `repository.url` and the two services; an empty or non-GitHub URL is
-refused, because Colab opens notebooks from GitHub only.
+Colab and Binder open a page's student edition (book/_ext/student_edition.py) from where the
+book is published: the built site pushed to the repository's `gh-pages` branch (README), which
+holds it as `_sources/notebooks/NN_*.ipynb` (the Chinese one under `zh/`) and a `binder/`
+environment. Only the publisher knows the repository: `make book` passes `REPOSITORY_URL`, or
+the `origin` remote of the clone it runs in. The result is `_config.yml` plus `repository.url`,
+the published branch and folder, and the two services; an empty or non-GitHub URL is refused,
+because Colab opens notebooks from GitHub only.
 """
 
 import re
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+PUBLISHED = {"branch": "gh-pages", "path_to_book": "_sources"}  # where the buttons' notebooks are
 LAUNCH = {"binderhub_url": "https://mybinder.org", "colab_url": "https://colab.research.google.com"}
 GITHUB = re.compile(r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)"
                     r"(?P<owner>[\w.-]+)/(?P<name>[\w.-]+?)(?:\.git)?/?$")
@@ -34,7 +38,7 @@ def main(argv):
     root = Path(__file__).resolve().parents[1]
     config = yaml.safe_load((root / "_config.yml").read_text())
     try:
-        config.setdefault("repository", {})["url"] = github_url(argv[1])
+        config.setdefault("repository", {}).update(url=github_url(argv[1]), **PUBLISHED)
         config.setdefault("launch_buttons", {}).update(LAUNCH)
     except ValueError as e:
         sys.exit(f"error: {e}")

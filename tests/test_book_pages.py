@@ -171,6 +171,9 @@ def test_publish_config_is_the_book_config_plus_the_repository(tmp_path):
                    check=True, capture_output=True)
     published, ours = yaml.safe_load(out.read_text()), yaml.safe_load((ROOT / "_config.yml").read_text())
     assert published["repository"].pop("url") == "https://github.com/acme/pl"
+    # the buttons open the student edition on the published branch
+    assert published["repository"] == {**ours["repository"], "branch": "gh-pages", "path_to_book": "_sources"}
+    published["repository"] = ours["repository"]
     launch = published.pop("launch_buttons")
     assert launch["colab_url"] and launch["binderhub_url"]
     # local extensions are found from the config file's folder: the published one names them absolutely

@@ -10,6 +10,7 @@ download: it drives the system Chromium).
 
 import functools
 import http.server
+import json
 import re
 import subprocess
 import threading
@@ -146,16 +147,40 @@ def _check_chinese(context, page, page_path):
 
 
 def _check_launch_buttons(page, page_path):
-    """A notebook page offers its .ipynb for download and opens in Colab and Binder (make test-book
-    builds with an example repository; `make book` with the publisher's)."""
+    """A notebook page offers its student edition, in the page's language, for download, and
+    Colab and Binder open that same file where the built site is published: the gh-pages branch
+    of the repository (make test-book builds with an example repository; `make book` with the
+    publisher's), whose root is _build/html."""
+    chinese = page_path.startswith("zh/")
     notebook = page_path.removeprefix("zh/").replace(".html", ".ipynb")
-    assert (ROOT / notebook).is_file()
+    published = ("zh/" if chinese else "") + "_sources/" + notebook
+    assert (ROOT / notebook).is_file() and (HTML / published).is_file(), f"{page_path}: {published} missing"
     hrefs = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
     colab = [h for h in hrefs if h.startswith("https://colab.research.google.com/github/")]
     binder = [h for h in hrefs if h.startswith("https://mybinder.org/v2/gh/")]
-    assert colab and colab[0].endswith(f"/blob/main/{notebook}"), f"{page_path}: Colab button {colab}"
-    assert binder and binder[0].endswith(f"/main?urlpath=lab/tree/{notebook}"), f"{page_path}: Binder button {binder}"
+    assert colab and colab[0].endswith(f"/blob/gh-pages/{published}"), f"{page_path}: Colab button {colab}"
+    assert binder and binder[0].endswith(f"/gh-pages?urlpath=lab/tree/{published}"), f"{page_path}: Binder {binder}"
+    repository = colab[0].split("/github/")[1].split("/blob/")[0]
+    assert f"git+https://github.com/{repository}@main" in (HTML / "binder" / "requirements.txt").read_text()
     download = page.locator("a.btn-download-source-button").get_attribute("href") or ""
     assert download.endswith(notebook), f"{page_path}: download button {download!r}"
-    status = page.evaluate("async (u) => (await fetch(u)).status", download)
-    assert status == 200, f"{page_path}: download {download} answers {status}"
+    served = page.evaluate("async (u) => { const r = await fetch(u); return [r.status, await r.text()]; }",
+                           download)
+    assert served[0] == 200, f"{page_path}: download {download} answers {served[0]}"
+    student = json.loads(served[1])
+    assert student["metadata"]["language"] == ("zh-CN" if chinese else "en"), f"{page_path}: wrong edition"
+    markdown = "".join("".join(c["source"]) for c in student["cells"] if c["cell_type"] == "markdown")
+    assert "{glue" not in markdown and "```{" not in markdown, f"{page_path}: the download is not the student edition"
+
+
+def test_chinese_search_finds_a_chinese_phrase(server, browser):
+    """灾难性遗忘 (catastrophic forgetting) is a phrase of chapter 6's Chinese page."""
+    page = browser.new_page()
+    page.goto(f"{server}/zh/search.html?q=灾难性遗忘", wait_until="load")
+    page.wait_for_selector("#search-results p.search-summary", timeout=20000)
+    found = page.evaluate("() => Array.from(document.querySelectorAll('#search-results li a')).map(a => a.href)")
+    assert any("notebooks/06_cgan_case_studies.html" in h for h in found), f"search found {found}"
+    page.goto(f"{server}/zh/search.html?q=量子纠缠", wait_until="load")
+    page.wait_for_selector("#search-results p.search-summary", timeout=20000)
+    assert page.locator("#search-results li").count() == 0
+    page.close()
