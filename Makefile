@@ -106,7 +106,7 @@ test-unit: data
 test-notebooks: data notebooks
 	$(BIN)/python -m pytest $(NBVAL) notebooks $(STUDENT)/zh/02_deep_learning_basics.ipynb
 
-test-book: data vendor browser
+test-book: data vendor browser notebooks
 	rm -rf _build/html
 	$(call build_book,$(or $(REPOSITORY_URL),https://github.com/example/prodgen-lessons))
 	$(BIN)/python -m pytest tests/browser
