@@ -4,6 +4,7 @@
     prodgen data colour-variants OUT [--per-category N] [--image-size N] [--seed N]
     prodgen train MODEL [--data fashion-mnist|sample|FOLDER] [--image-size N] [--skip-broken]
                         [--recipe] [--epochs N --batch-size N --latent-dim N --minutes M --seed N --out DIR --resume]
+                        [--worker-timeout SECONDS]
     prodgen generate MODEL [--checkpoint DIR] [--category "ankle boot"] [--count 64] [--seed 0] [--out grid.png]
     prodgen evaluate MODEL [--checkpoint DIR] [--data SOURCE] [--classifier DIR] [--classifier2 DIR]
     prodgen models
@@ -19,23 +20,29 @@ several workers, `train` runs on all of them (MultiWorkerMirroredStrategy; worke
 Exit codes: 0 success, 1 an error the message explains (bad data, missing checkpoint, a folder
 that cannot be written, a full disk, training stopped on NaN, ...), 2 a usage error (unknown
 model or category, bad option value, an option that contradicts the run being resumed),
-130 interrupted. Errors are one line on stderr, never a traceback. A refused command changes no
-file; `train --resume` takes the build settings and the data from the run's settings.json.
+130 interrupted, 143 terminated (SIGTERM). Errors are one line on stderr, never a traceback. A
+refused command changes no file; `train --resume` takes the build settings and the data from the
+run's settings.json. One `train` at a time writes a run: it holds the folder's run.lock (naming its
+PID and command), a second is refused while the first lives, a lock left by a killed run is taken
+over. With TF_CONFIG, `train` says which workers it waits for and gives up after --worker-timeout.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import math
 import os
+import shlex
+import signal
 import sys
 import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143  # 128 + SIGINT, SIGTERM
 MAX_COUNT = 10_000      # images in one generated grid (about 2,900 x 2,900 pixels at 28 x 28)
 MAX_SAMPLE_SIZE = 10_000  # the Fashion-MNIST test set's size
 MAX_LATENT_DIM = 1024   # the course's models use 16 to 64
@@ -341,6 +348,30 @@ def cmd_train(args) -> int:
     # Everything is checked before anything is written: a refused command changes no file.
     _check_output_folder(out)
     _check_output_folder(os.path.join(out, "samples"))
+    if os.environ.get("TF_CONFIG") and args.worker_timeout is None:
+        args.worker_timeout = training.default_worker_timeout()  # a bad $PRODGEN_WORKER_TIMEOUT: now
+    with _run_lock(out, args):  # read and written by one `prodgen train` at a time
+        return _train(args, name, s, out, checkpoint)
+
+
+@contextlib.contextmanager
+def _run_lock(out, args):
+    """The lock of the run in `out` (`training.run_lock`), taken by the one process that writes
+    it (not by the other workers of a cluster), with what it found said in notes."""
+    from prodgen_lessons import training
+
+    if not training.is_chief_task():
+        yield
+        return
+    with training.run_lock(out, " ".join(["prodgen", *map(shlex.quote, args.argv)])) as notes:
+        for text in notes:
+            _note(text)
+        yield
+
+
+def _train(args, name, s, out, checkpoint) -> int:
+    from prodgen_lessons import training
+
     saved = _read_settings(out) if os.path.isdir(out) else None
     _check_run_model(saved, name, out)
     build = dict(latent_dim=args.latent_dim, batch_size=args.batch_size, seed=args.seed,
@@ -377,7 +408,7 @@ def cmd_train(args) -> int:
                               "another --out folder")
     catalogue = _load_catalogue(source or "fashion-mnist", build["image_size"], args.skip_broken)
     _check_same_categories(catalogue, saved if args.resume else None, out)
-    strategy = training.get_strategy(verbose=bool(os.environ.get("TF_CONFIG")))
+    strategy = training.get_strategy(verbose=bool(os.environ.get("TF_CONFIG")), worker_timeout=args.worker_timeout)
     recipe_note = f" with the shipped model's recipe (options {options})" if args.recipe else ""
     print(f"training {name}{recipe_note} on {catalogue.source} ({catalogue.num_classes} categories, "
           f"{len(catalogue.train):,} training images) -> {out}")
@@ -535,6 +566,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out, with its saved settings and data")
     train.add_argument("--seed", type=seed, help="default 0 (with --resume: the run's)")
+    train.add_argument("--worker-timeout", type=_number(0, True, "use a positive number of seconds, e.g. 300"),
+                       help="with TF_CONFIG: seconds to wait for the other workers to start "
+                            "(default $PRODGEN_WORKER_TIMEOUT, else 300)")
     train.set_defaults(func=cmd_train)
 
     gen = commands.add_parser("generate", help="generate a grid of product images")
@@ -595,11 +629,29 @@ def _error(message):
     print(f"prodgen: error: {_one_line(message)}", file=sys.stderr)
 
 
+def _has_checkpoint(args):
+    """Whether `args` is a `train` whose run has a checkpoint to resume."""
+    training = sys.modules.get("prodgen_lessons.training")  # not imported now: stopped before
+    return args.command == "train" and training is not None and os.path.exists(
+        os.path.join(args.out or os.path.join("runs", args.model), training.CHECKPOINT_NAME))
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, ended as Ctrl-C is: files closed, the run's lock released."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help, or a bad command line argparse has reported
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    args.argv = argv
+    sigterm = signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.command != "data":
             _import_tensorflow_quietly()
@@ -609,10 +661,11 @@ def main(argv=None) -> int:
     except UsageError as err:
         _error(err)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        hint = "; rerun with --resume to continue from the last epoch" if args.command == "train" else ""
-        print(f"prodgen: interrupted{hint}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:
+        hint = "; rerun with --resume to continue from the last epoch" if _has_checkpoint(args) else ""
+        terminated = isinstance(stop, _Terminated)
+        print(f"prodgen: {'terminated' if terminated else 'interrupted'}{hint}", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `prodgen models | head -1`: the reader has gone
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
@@ -626,6 +679,8 @@ def main(argv=None) -> int:
     except Exception as err:  # a bug or an exhausted resource: still one line, no traceback
         _error(f"unexpected {type(err).__name__}" + (f": {err}" if str(err) else ""))
         return EXIT_ERROR
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
 
 
 if __name__ == "__main__":

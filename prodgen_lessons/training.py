@@ -5,7 +5,11 @@
 - `seed_everything(seed)`: Python, NumPy and TensorFlow/Keras seeds in one call.
 - `get_strategy()`: MultiWorkerMirroredStrategy when TF_CONFIG names several workers,
   MirroredStrategy over 2+ GPUs, else the default; `distributed_fit` trains under the first.
+- `wait_for_workers`: meets the other workers before TensorFlow's own start-up (which waits for
+  them deaf to Ctrl-C and for ever), naming the missing ones and giving up after a timeout.
 - `atomic_write`, `write_json`, `save_png`: files written all-or-nothing (temp file, fsync, rename).
+- `run_lock`: one writer per run folder, as git's index.lock: a second one is refused, a lock
+  left by a killed run is taken over, and temporary files of its interrupted saves are removed.
 - `self_labelled_data`: the data and callback of a trainer that labels its images itself (the
   self-conditioned GAN's clusters).
 - `SampleGrid`: a fixed-noise sample grid PNG per epoch, and `make_gif()` of the whole run.
@@ -17,11 +21,17 @@
 """
 
 import contextlib
+import errno
+import fcntl
 import hashlib
+import io
 import json
 import os
 import random
+import signal
+import socket
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +41,7 @@ import numpy as np
 from prodgen_lessons.plotting import image_grid
 
 CHECKPOINT_NAME = "checkpoint.weights.h5"
+TEMP_PREFIX = ".tmp-"  # atomic_write's temporary files
 
 
 def seed_everything(seed=0):
@@ -42,15 +53,115 @@ def seed_everything(seed=0):
     return seed
 
 
-def _workers():
-    """The worker addresses TF_CONFIG names (several machines training one model), or []."""
+def _tasks():
+    """({task name: address} of every task TF_CONFIG's cluster names, e.g. {"worker 1":
+    "localhost:23457"}, in order, and this process's task name); ({}, None) without TF_CONFIG."""
     try:
-        return list(json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {}).get("worker", []))
-    except (ValueError, AttributeError) as err:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        tasks = {f"{job} {i}": str(address) for job, addresses in config.get("cluster", {}).items()
+                 for i, address in enumerate(addresses)}
+        task = config.get("task", {})
+        return tasks, f"{task.get('type', 'worker')} {task.get('index', 0)}" if tasks else None
+    except (ValueError, AttributeError, TypeError) as err:
         raise ValueError(f"TF_CONFIG is not valid JSON with a cluster of workers ({err})") from None
 
 
-def get_strategy(mixed_precision=False, verbose=True):
+def _workers():
+    """The worker addresses TF_CONFIG names (several machines training one model), or []."""
+    return [address for name, address in _tasks()[0].items() if name.startswith("worker ")]
+
+
+def is_chief_task():
+    """Whether TF_CONFIG makes this process the one that writes the run (the chief, or worker 0
+    when there is none); True without TF_CONFIG."""
+    tasks, me = _tasks()
+    return me is None or me == ("chief 0" if "chief 0" in tasks else "worker 0")
+
+
+WORKER_TIMEOUT_VAR = "PRODGEN_WORKER_TIMEOUT"
+WORKER_TIMEOUT = 300.0  # seconds; time to start the same command on every machine by hand
+
+
+def default_worker_timeout():
+    """Seconds to wait for the other workers: $PRODGEN_WORKER_TIMEOUT, else WORKER_TIMEOUT."""
+    text = os.environ.get(WORKER_TIMEOUT_VAR)
+    if text is None:
+        return WORKER_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not (np.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{WORKER_TIMEOUT_VAR}={text!r}: use a positive number of seconds, e.g. 300")
+    return seconds
+
+
+def _greet(address, me):
+    """Tell the task at `address` that task `me` is up; whether it was listening."""
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=1) as connection:
+            connection.sendall(me.encode())
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _greeted(server, seconds):
+    """The task names that connected to `server` within `seconds`."""
+    names, end = set(), time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            connection, _ = server.accept()
+        except TimeoutError:
+            continue
+        with connection:
+            connection.settimeout(1)
+            with contextlib.suppress(OSError):
+                names.add(connection.recv(64).decode(errors="replace"))
+    return names
+
+
+def wait_for_workers(timeout=None):
+    """Meet every other task of TF_CONFIG's cluster before TensorFlow starts its own runtime,
+    which waits for them inside C++ holding the GIL: deaf to Ctrl-C and SIGTERM, and for ever.
+
+    Every task listens on its own port with a plain socket, greets the others on theirs, and
+    goes on once it has greeted all and been greeted by all (then every other task can have
+    greeted it too, so no one is left waiting). Says which tasks it waits for; after `timeout`
+    seconds (default `default_worker_timeout()`) raises TimeoutError naming the missing ones."""
+    tasks, me = _tasks()
+    if me not in tasks:
+        raise ValueError(f"TF_CONFIG: this process's task ({me}) is not in its cluster ({', '.join(tasks)})")
+    others = {name: address for name, address in tasks.items() if name != me}
+    timeout = default_worker_timeout() if timeout is None else float(timeout)
+    deadline, told = time.monotonic() + timeout, False
+    reached, heard = set(), set()
+    try:
+        server = socket.create_server(("", int(tasks[me].rsplit(":", 1)[1])))
+    except (OSError, ValueError) as err:
+        raise OSError(getattr(err, "errno", None) or errno.EINVAL,
+                      f"cannot listen on {tasks[me]}, this {me}'s address in TF_CONFIG: "
+                      f"{getattr(err, 'strerror', None) or err}") from None
+    with server:
+        server.settimeout(0.1)
+        while True:
+            reached |= {name for name, address in others.items() if name not in reached and _greet(address, me)}
+            heard |= _greeted(server, 0.5)
+            missing = [f"{name} at {address}" for name, address in others.items()
+                       if name not in reached or name not in heard]
+            if not missing:
+                return
+            if not told:
+                print(f"waiting for {', '.join(missing)} (TF_CONFIG) to start; giving up after {timeout:g} s "
+                    f"(${WORKER_TIMEOUT_VAR} or `prodgen train --worker-timeout` sets it)", flush=True)
+                told = True
+            if time.monotonic() > deadline:
+                raise TimeoutError(errno.ETIMEDOUT, f"{', '.join(missing)} did not start within {timeout:g} s: "
+                                                    f"run the same command there with its TF_CONFIG, or wait longer")
+
+
+def get_strategy(mixed_precision=False, verbose=True, worker_timeout=None):
     """The tf.distribute strategy for this machine (or cluster), with a one-line description.
 
     TF_CONFIG naming 2+ workers -> MultiWorkerMirroredStrategy (train with `distributed_fit`:
@@ -60,13 +171,21 @@ def get_strategy(mixed_precision=False, verbose=True):
     mixed_precision: False, True (mixed_float16 on GPU, mixed_bfloat16 on CPU) or a policy name;
     it sets keras.mixed_precision.set_global_policy, so call this before building models.
     XLA is chosen per trainer: `trainer.compile(..., jit_compile=True)` (slower on this CPU).
+    worker_timeout: seconds to wait for the other workers (`wait_for_workers`).
     """
     import tensorflow as tf
 
     workers = _workers()
     # The multi-worker strategy must exist before TensorFlow's runtime starts (listing logical
     # devices starts it).
-    strategy = tf.distribute.MultiWorkerMirroredStrategy() if len(workers) > 1 else None
+    strategy = None
+    if len(workers) > 1:
+        wait_for_workers(worker_timeout)
+        sigterm = signal.getsignal(signal.SIGTERM)
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        if sigterm is not None and threading.current_thread() is threading.main_thread():
+            # TensorFlow's preemption notifier now swallows SIGTERM: give it back its handler.
+            signal.signal(signal.SIGTERM, sigterm)
     gpus = tf.config.list_logical_devices("GPU")
     if mixed_precision:
         policy = mixed_precision if isinstance(mixed_precision, str) else (
@@ -155,7 +274,7 @@ def atomic_write(path):
     tmp = None
     try:
         # The temp name ends like the real one: Keras and Pillow pick the format from the suffix.
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="." + path.name, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix="." + path.name, dir=path.parent)
         os.close(fd)
         yield tmp
         fd = os.open(tmp, os.O_RDONLY)
@@ -169,7 +288,7 @@ def atomic_write(path):
         os.replace(tmp, path)
     except OSError as err:
         # Name the file the user asked for, not the temp file (ENOSPC from write() names none).
-        if err.errno is not None and (err.filename is None or Path(err.filename).name.startswith(".tmp-")):
+        if err.errno is not None and (err.filename is None or Path(err.filename).name.startswith(TEMP_PREFIX)):
             err.filename = str(path)
         raise
     finally:
@@ -192,6 +311,93 @@ def save_png(grid, path):
     image = Image.fromarray(grid)
     with atomic_write(path) as tmp:
         image.save(tmp)
+
+
+def check_free_space(path, size, margin=1 << 20):
+    """Raise ENOSPC naming `path` unless its folder's file system has room for `size` bytes plus
+    `margin` (metadata), so that a file known to be too large is refused before it is written."""
+    stat = os.statvfs(Path(path).parent)
+    free = stat.f_bavail * stat.f_frsize
+    if free < size + margin:
+        raise OSError(errno.ENOSPC, f"No space left on device: it needs {size / 1e6:.1f} MB and "
+                                    f"{free / 1e6:.1f} MB are free", str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# one writer per run folder
+
+LOCK_NAME = "run.lock"
+
+
+def _made_folders(folder):
+    """Make `folder` and its missing parents; returns the ones made, outermost first."""
+    missing, path = [], Path(folder).absolute()
+    while not path.exists():
+        missing.insert(0, path)
+        path = path.parent
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _holder(text):
+    """Who a lock file names, in words."""
+    try:
+        h = json.loads(text)
+        return f"PID {h['pid']} on {h['host']} (`{h['command']}`, since {h['started']})"
+    except (ValueError, TypeError, KeyError):
+        return "a process that left no readable note in it"
+
+
+@contextlib.contextmanager
+def run_lock(folder, command=""):
+    """Hold the lock of the run in `folder` (made if missing), as git holds index.lock: the file
+    `folder/run.lock` names this process (PID, host, command, start). While it lives, a second
+    `run_lock` on the folder raises OSError(EBUSY) naming it. The exclusion itself is the
+    kernel's flock on that file, which a killed process loses: its lock file is then taken over.
+
+    Yields the notes to show: a lock taken over, and the temporary files of interrupted saves
+    removed (safe only now: no other writer can be making them). On leaving, the lock file goes,
+    and so do the folders made for it if the run left nothing in them."""
+    made = _made_folders(folder)
+    path = Path(folder) / LOCK_NAME
+    try:
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _holder(os.pread(fd, 4096, 0))
+                os.close(fd)
+                raise OSError(errno.EBUSY, f"in use by another run, {holder}: wait for it to end, or "
+                                           f"train into another folder", str(folder)) from None
+            # The holder removes the file before it lets go: lock the file that is there now.
+            if path.exists() and path.stat().st_ino == os.fstat(fd).st_ino:
+                break
+            os.close(fd)
+        try:
+            notes = []
+            left = os.pread(fd, 4096, 0)
+            if left:
+                notes.append(f"took over the lock of a run that is no longer running: {_holder(left)}")
+            me = dict(pid=os.getpid(), host=socket.gethostname(), command=command,
+                      started=time.strftime("%Y-%m-%d %H:%M:%S"))
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(me).encode(), 0)
+            temps = [p for d in (Path(folder), Path(folder) / "samples") if d.is_dir()
+                     for p in d.glob(TEMP_PREFIX + "*") if p.is_file()]
+            for p in temps:
+                p.unlink()
+            if temps:
+                notes.append(f"removed {len(temps)} temporary file(s) an interrupted save left: "
+                             + ", ".join(p.name for p in temps))
+            yield notes
+        finally:
+            path.unlink()  # before letting go, so that nobody locks a file about to vanish
+            os.close(fd)
+    finally:
+        for d in reversed(made):
+            with contextlib.suppress(OSError):  # not empty: the run wrote something
+                d.rmdir()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,16 +497,33 @@ def _build_optimizers(trainer):
             trainer.optimizer.build(trainer.trainable_variables)
 
 
+class _InMemoryWeights(io.BytesIO):
+    """A .weights.h5 file in memory: Keras' save_weights writes HDF5 into a BytesIO, and checks
+    only that the name it is given ends in .weights.h5."""
+
+    def __str__(self):
+        return CHECKPOINT_NAME
+
+
 def _save_checkpoint(trainer, path, epoch):
-    """Write the trainer and `epoch` to `path` atomically (`atomic_write`)."""
+    """Write the trainer and `epoch` to `path` atomically (`atomic_write`).
+
+    HDF5 writes into memory, and only plain Python I/O touches the disk: h5py on a full disk
+    fails again in its file's destructor and the process later dies of a segmentation fault,
+    whereas a plain write's ENOSPC is an ordinary OSError. Too little free space is refused
+    before writing; either way the previous checkpoint stays."""
     import h5py
 
     _build_optimizers(trainer)  # same layout whether or not a step has run yet
+    buffer = _InMemoryWeights()
+    trainer.save_weights(buffer, overwrite=True)
+    with h5py.File(buffer, "a") as f:
+        f.attrs["epoch"] = int(epoch)
+        f.attrs["weights_sha256"] = _weights_digest(f)[0]  # checked by `resume`
+    payload = buffer.getbuffer()
+    check_free_space(path, len(payload))  # the old file stays until the new one is whole
     with atomic_write(path) as tmp:
-        trainer.save_weights(tmp, overwrite=True)
-        with h5py.File(tmp, "a") as f:
-            f.attrs["epoch"] = int(epoch)
-            f.attrs["weights_sha256"] = _weights_digest(f)[0]  # checked by `resume`
+        Path(tmp).write_bytes(payload)
 
 
 class Checkpoint(keras.callbacks.Callback):
