@@ -47,6 +47,7 @@ MAX_COUNT = 10_000      # images in one generated grid (about 2,900 x 2,900 pixe
 MAX_SAMPLE_SIZE = 10_000  # the Fashion-MNIST test set's size
 MAX_LATENT_DIM = 1024   # the course's models use 16 to 64
 MAX_SEED = 2**32 - 1    # NumPy's seed range
+MAX_STEPS = 1000        # a diffusion sampler's steps (the course's recipe takes 12)
 SHOWN = 10              # file names listed in a note before "..."
 
 
@@ -109,11 +110,12 @@ def _sampling(args, spec):
     whose sample() does not use them."""
     from prodgen_lessons import models
 
-    given = {k: getattr(args, k) for k in ("temperature", "guidance") if getattr(args, k, None) is not None}
+    given = {k: getattr(args, k) for k in ("temperature", "guidance", "steps") if getattr(args, k, None) is not None}
     for key in given:
         if key not in spec.sampling:
             takes = [m.name for m in models.MODELS.values() if key in m.sampling]
-            raise UsageError(f"{spec.name} does not sample with a {key}, so --{key} does not apply; "
+            how = "in steps" if key == "steps" else f"with a {key}"
+            raise UsageError(f"{spec.name} does not sample {how}, so --{key} does not apply; "
                              f"models that do: {', '.join(takes)}")
     return given
 
@@ -597,7 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help="decode at this temperature (vae, cvae)")
         command.add_argument("--guidance", type=_number(0, False, "use a number of 0 or more; 0 is the "
                                                                    "decoder as trained"),
-                             help="classifier-free guidance weight (cvae)")
+                             help="classifier-free guidance weight (cvae, diffusion)")
+        command.add_argument("--steps", type=_int_range(1, MAX_STEPS, " sampler steps"),
+                             help="steps of the sampler from noise to image (diffusion)")
     return parser
 
 

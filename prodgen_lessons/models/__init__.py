@@ -3,7 +3,8 @@ them the same way: ``build("cgan", image_shape=(28, 28, 1))`` returns a compiled
 
 One module per family (article section in brackets):
 gan (3.1) · dcgan (3.3) · selfcond (3.3: the DCGAN on clusters of its images) · cgan (3.2, 5.4, 6) ·
-attention (6.3) · infogan (3.3) · cyclegan (3.3) · vae (4, 7) · classifier (the judge behind the metrics);
+attention (6.3) · infogan (3.3) · cyclegan (3.3) · vae (4, 7) · diffusion (8) ·
+classifier (the judge behind the metrics);
 convnets holds the convolutional bodies the GANs share (in one module, so that the families import
 each other as a tree, never in a circle: tests/test_imports.py).
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from prodgen_lessons.models import cgan, classifier, cyclegan, dcgan, gan, infogan, selfcond, vae
+from prodgen_lessons.models import cgan, classifier, cyclegan, dcgan, diffusion, gan, infogan, selfcond, vae
 
 KINDS = ("generator", "translator", "classifier")
 
@@ -34,7 +35,7 @@ class ModelSpec:
     networks: tuple       # the networks saved as <network>.weights.h5 (a classifier is its own network)
     description: str
     options: dict = dataclasses.field(default_factory=dict)  # defaults the caller's options override
-    sampling: tuple = ()  # trainer attributes that change how sample() draws (temperature, guidance)
+    sampling: tuple = ()  # trainer attributes that change how sample() draws (temperature, guidance, steps)
 
 
 MODELS = {s.name: s for s in [
@@ -50,6 +51,9 @@ MODELS = {s.name: s for s in [
               "convolutional variational autoencoder (4, 7)", sampling=("temperature",)),
     ModelSpec("cvae", vae.build_cvae, "generator", "unit", True, 16, 128, ("decoder", "prior"),
               "conditional VAE, category as condition (7.3)", sampling=("temperature", "guidance")),
+    ModelSpec("diffusion", diffusion.build_diffusion, "generator", "tanh", True, None, 64, ("denoiser",),
+              "conditional diffusion model: EDM denoiser U-Net, classifier-free guidance, Heun sampler",
+              sampling=("steps", "guidance")),
     ModelSpec("cyclegan", cyclegan.build_cyclegan, "translator", "tanh", False, None, 32,
               ("generator_ab", "generator_ba"), "CycleGAN between two product categories (3.3)"),
     ModelSpec("classifier", classifier.build_compiled_classifier, "classifier", "unit", False, None, 128,
