@@ -49,6 +49,7 @@ MAX_LATENT_DIM = 1024   # the course's models use 16 to 64
 MAX_SEED = 2**32 - 1    # NumPy's seed range
 MAX_STEPS = 1000        # a diffusion sampler's steps (the course's recipe takes 12)
 SHOWN = 10              # file names listed in a note before "..."
+MIN_TEST_IMAGES = 4     # evaluate compares each held-out image with its 3 nearest neighbours
 
 
 class UsageError(Exception):
@@ -166,12 +167,30 @@ def _load_catalogue(source, image_size=None, skip_broken=False, channels=None):
     return catalogue
 
 
+def _existing_parent(path):
+    """`path`, or its nearest folder above that exists."""
+    while not os.path.lexists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def _check_name_length(path):
+    """Refuse a path longer than its file system takes (the system's own error, ENAMETOOLONG,
+    would come later and be taken for a missing folder)."""
+    path = os.path.abspath(path)
+    existing = _existing_parent(path)
+    longest_path, longest_name = os.pathconf(existing, "PC_PATH_MAX"), os.pathconf(existing, "PC_NAME_MAX")
+    size, name = len(os.fsencode(path)), max(len(os.fsencode(part)) for part in path.split(os.sep))
+    if size >= longest_path or name > longest_name:
+        raise OSError(errno.ENAMETOOLONG, f"File name too long: a path of {size:,} bytes whose longest name has "
+                      f"{name:,}; this file system takes {longest_path - 1:,} and {longest_name:,}", path)
+
+
 def _check_output_folder(folder):
     """Refuse, before any work, a folder that cannot be made or written: an OSError naming it."""
+    _check_name_length(folder)
     path = os.path.abspath(folder)
-    existing = path
-    while not os.path.lexists(existing):
-        existing = os.path.dirname(existing)
+    existing = _existing_parent(path)
     where = "" if existing == path else f"cannot create it: {existing} "
     if not os.path.isdir(existing):
         raise NotADirectoryError(errno.ENOTDIR, (where or "exists but ") + "is not a folder", path)
@@ -191,6 +210,7 @@ def _check_output_image(path):
     if Image.registered_extensions().get(suffix) not in Image.SAVE:
         raise UsageError(f"--out {path}: {'no' if not suffix else 'unknown'} image type "
                          f"{suffix!r}; name a .png file, e.g. --out grid.png")
+    _check_name_length(path)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "is a folder; name the image file, e.g. grid.png", path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -298,7 +318,7 @@ def cmd_models(args) -> int:
 def cmd_data_info(args) -> int:
     from prodgen_lessons import data
 
-    catalogue = _load_catalogue(args.data, args.image_size)
+    catalogue = _load_catalogue(args.data, args.image_size, args.skip_broken)
     full = not catalogue.source.startswith("bundled sample")
     h, w, c = catalogue.image_shape
     print(f"{catalogue.source}: {catalogue.num_classes} categories, {len(catalogue.train):,} training and "
@@ -310,6 +330,9 @@ def cmd_data_info(args) -> int:
         for i, (en, zh) in enumerate(zip(catalogue.class_names, catalogue.class_names_zh)):
             print(f"  {i:>2}  {en:<{width}}  {zh if zh and zh != en else '':<6} {train[i]:>7,} training, "
                   f"{test[i]:>6,} test images")
+    thin = catalogue.thin_test_split(MIN_TEST_IMAGES)
+    if thin:
+        _note(thin)
     if not full and args.require_full:
         print(f"note: this is the small bundled sample; {data.GET_FULL_SET}", file=sys.stderr)
         return EXIT_ERROR
@@ -372,7 +395,7 @@ def _run_lock(out, args):
 
 
 def _train(args, name, s, out, checkpoint) -> int:
-    from prodgen_lessons import training
+    from prodgen_lessons import data, training
 
     saved = _read_settings(out) if os.path.isdir(out) else None
     _check_run_model(saved, name, out)
@@ -404,12 +427,21 @@ def _train(args, name, s, out, checkpoint) -> int:
                                      f"(its {training.SETTINGS_NAME}): leave {option} out to continue with {kept[key]}")
                 build[key] = kept[key] if value is None else value
             options, domains = saved.get("options", {}), saved.get("domains")
-            source = source or (saved.get("data") or {}).get("origin")
+            origin = (saved.get("data") or {}).get("origin")
+            if source is not None and origin is not None and data.origin_of(source) != origin:
+                raise UsageError(f"--data {source} contradicts the data of the run in {out} ({origin}, in its "
+                                 f"{training.SETTINGS_NAME}): leave --data out to continue on it")
+            source = source or origin
     elif os.path.exists(checkpoint):
         raise FileExistsError(f"{checkpoint} exists: pass --resume to continue that run, or choose "
                               "another --out folder")
     catalogue = _load_catalogue(source or "fashion-mnist", build["image_size"], args.skip_broken)
     _check_same_categories(catalogue, saved if args.resume else None, out)
+    thin = catalogue.thin_test_split(MIN_TEST_IMAGES)
+    if thin and s.kind == "classifier":  # it measures itself on the test split, and judges with it
+        raise data.DataError(thin)
+    if thin:
+        _note(f"{thin}; until then `prodgen evaluate` refuses this run")
     strategy = training.get_strategy(verbose=bool(os.environ.get("TF_CONFIG")), worker_timeout=args.worker_timeout)
     recipe_note = f" with the shipped model's recipe (options {options})" if args.recipe else ""
     print(f"training {name}{recipe_note} on {catalogue.source} ({catalogue.num_classes} categories, "
@@ -499,6 +531,9 @@ def cmd_evaluate(args) -> int:
     catalogue = _load_catalogue(source, None if in_memory else shape[0], args.skip_broken,
                                 None if in_memory else shape[2])
     _check_same_categories(catalogue, settings, args.checkpoint)
+    thin = catalogue.thin_test_split(MIN_TEST_IMAGES)
+    if thin:
+        raise ValueError(thin)
     if recipe.get("without"):
         catalogue = catalogue.without(*recipe["without"])
     if s.kind == "classifier":
@@ -540,6 +575,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--data", default="fashion-mnist", help=data_help + ", or Fashion-MNIST's IDX files")
     info.add_argument("--image-size", type=image_size, help="side a folder's images are read at (default 64)")
     info.add_argument("--require-full", action="store_true", help="exit 1 if only the bundled sample is available")
+    info.add_argument("--skip-broken", action="store_true",
+                      help="skip unreadable images of a folder, count and list them, instead of stopping")
     info.add_argument("--quiet", action="store_true", help="one line only")
     info.set_defaults(func=cmd_data_info)
     colours = data_cmds.add_parser("colour-variants", help="write Fashion-MNIST products in named colours "
@@ -553,7 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model (resumable)")
     train.add_argument("model")
-    train.add_argument("--data", help=data_help + " (with --resume: the run's)")
+    train.add_argument("--data", help=data_help + " (with --resume: the run's; another is refused)")
     train.add_argument("--image-size", type=image_size, help="side a folder's images are trained at (default 64)")
     train.add_argument("--skip-broken", action="store_true",
                        help="skip unreadable images of a folder, count and list them, instead of stopping")
@@ -625,8 +662,12 @@ def _import_tensorflow_quietly():
 
 
 def _one_line(text, limit=500):
-    text = " ".join(str(text).split())  # TensorFlow and h5py messages span many lines
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    """`text` on one line of at most `limit` characters: a long one keeps both ends, where a path
+    and the cause are; bytes that are not UTF-8 (a file's name) as \\xff escapes."""
+    from prodgen_lessons.data import shown
+
+    text = " ".join(shown(str(text)).split())  # TensorFlow and h5py messages span many lines
+    return text if len(text) <= limit else text[:limit // 2 - 2] + " ... " + text[-(limit // 2 - 3):]
 
 
 def _error(message):
@@ -675,7 +716,7 @@ def main(argv=None) -> int:
         return EXIT_ERROR
     except OSError as err:  # a full disk, a folder that cannot be written, a missing file, ...
         cause = err.strerror or err
-        _error(f"{err.filename}: {cause}" if err.filename else cause)
+        _error(f"{_one_line(err.filename, 120)}: {cause}" if err.filename else cause)
         return EXIT_ERROR
     except ValueError as err:  # DataError is a ValueError
         _error(err)

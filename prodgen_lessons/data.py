@@ -79,6 +79,8 @@ def category_index(category, class_names=CATEGORIES, class_names_zh=CATEGORIES_Z
             return int(category)
         raise ValueError(f"category index {category} is out of range: use 0..{n - 1}")
     if isinstance(category, str):
+        if category in class_names:  # a folder's own name wins over aliases and indices ("7/", "运动鞋/")
+            return list(class_names).index(category)
         key = category.strip().lower().replace("/", "-")  # "/" cannot be in a folder's name
         zh = class_names_zh or (None,) * n
         for i, (en, cn) in enumerate(zip(class_names, zh)):
@@ -101,12 +103,21 @@ def category_name(index, lang="en", class_names=CATEGORIES, class_names_zh=CATEG
 
 
 def _known_chinese_name(name):
-    """The Chinese name of a category folder: a Fashion-MNIST category's, the name itself when it
-    is written in Chinese, else None."""
-    try:
-        return CATEGORIES_ZH[category_index(name)]
-    except ValueError:
-        return name if any("\u4e00" <= ch <= "\u9fff" for ch in name) else None
+    """The Chinese name of a category folder: the name itself when it is written in Chinese, the
+    translation of a Fashion-MNIST category's full English name (the folders of
+    `write_colour_variants`), else None. Never through an index: folder "7" is not Sneaker."""
+    if any("\u4e00" <= ch <= "\u9fff" for ch in name):
+        return name
+    folder = {en.lower().replace("/", "-"): zh for en, zh in zip(CATEGORIES, CATEGORIES_ZH)}
+    return folder.get(name.strip().lower().replace("/", "-"))
+
+
+def _folder_chinese_names(names):
+    """`_known_chinese_name` of each folder, less those that would name two categories (folder
+    Sneaker/ beside 运动鞋/ gets none): every category keeps one meaning."""
+    zh = [_known_chinese_name(n) for n in names]
+    taken = [*names, *zh]
+    return tuple(cn if cn == en or taken.count(cn) == 1 else None for en, cn in zip(names, zh))
 
 
 # --------------------------------------------------------------------------- pixels and checks
@@ -320,8 +331,7 @@ class Catalogue:
     def __init__(self, class_names, image_shape, train, test, source, class_names_zh=None,
                  unused=(), skipped=(), skip_broken=False, origin=None):
         self.class_names = tuple(str(n) for n in class_names)
-        self.class_names_zh = tuple(class_names_zh) if class_names_zh else tuple(
-            _known_chinese_name(n) for n in self.class_names)
+        self.class_names_zh = tuple(class_names_zh) if class_names_zh else _folder_chinese_names(self.class_names)
         self.image_shape = check_image_shape(image_shape)
         self.train, self.test = train, test
         self.source = str(source)
@@ -365,6 +375,17 @@ class Catalogue:
     def counts(self, split="train"):
         """Images per category in `split`, as an int array (num_classes,)."""
         return np.bincount(self._split(split).labels, minlength=self.num_classes)
+
+    def thin_test_split(self, at_least):
+        """Why the test split is too small to measure a model on (fewer than `at_least` images, or
+        a category without any), as a sentence; None when it is not."""
+        empty = [n for n, c in zip(self.class_names, self.counts("test")) if not c]
+        if len(self.test) >= at_least and not empty:
+            return None
+        none = f", none of {', '.join(empty[:10])}{', ...' if len(empty) > 10 else ''}" if empty else ""
+        return (f"the test split of {self.source} holds {len(self.test):,} image(s){none}; measuring a model "
+                f"needs at least {at_least} and one of every category: add photos (a folder holds out about "
+                "a tenth of each category of 2 or more) or a test/ folder")
 
     def describe(self):
         """What a checkpoint needs to know of its data (class names, image shape, source)."""
@@ -490,6 +511,17 @@ class Catalogue:
         if augment is not None:
             ds = ds.map(lambda b, y: (augment(b, training=True), y))
         return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def origin_of(source):
+    """The `Catalogue.origin` `load_catalogue(source)` gives, without loading anything: what a run
+    remembers of its data, to compare another source with."""
+    if source in (None, "fashion-mnist"):
+        explicit = os.environ.get("PRODGEN_DATA_DIR")
+        return str(Path(explicit).expanduser().resolve()) if explicit else "fashion-mnist"
+    if source in ("sample", "colour-variants"):
+        return source
+    return str(Path(source).expanduser().resolve())
 
 
 def load_catalogue(source=None, image_size=None, channels=None, skip_broken=False, test_fraction=0.1):
@@ -623,21 +655,38 @@ def _visible(folder):
     return sorted(e for e in Path(folder).iterdir() if not e.name.startswith("."))
 
 
+def shown(path):
+    """`path` as text that prints and saves: the bytes of a name that are not UTF-8 (which Python
+    keeps as lone surrogates, and which no UTF-8 output takes) as \\xff escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _check_utf8_name(path):
+    """A file name that is not UTF-8 cannot reach tf.data or a JSON file: a DataError naming it."""
+    if shown(path.name) != path.name:
+        raise DataError(f"{shown(path)}: the file name is not valid UTF-8; rename it, or pass "
+                        "skip_broken=True (--skip-broken) to skip and count such files")
+
+
 def _scan_categories(folder, names, skip_broken):
     """(files, labels, unused, skipped) of `folder`/<name>/ for each category name."""
     files, labels, unused, skipped = [], [], [], []
     for label, name in enumerate(names):
+        if shown(name) != name:  # the name is the category: it must be text
+            raise DataError(f"{shown(folder / name)}: a category folder's name must be valid UTF-8 "
+                            "(it names the category); rename it")
         found = 0
         for entry in _visible(folder / name):
             if entry.is_dir() or entry.suffix.lower() not in IMAGE_SUFFIXES:
                 unused.append(entry)
                 continue
             try:
+                _check_utf8_name(entry)
                 _check_header(entry)
             except DataError:
                 if not skip_broken:
                     raise
-                skipped.append(str(entry))
+                skipped.append(shown(entry))
                 continue
             files.append(str(entry))
             labels.append(label)
@@ -713,14 +762,14 @@ def scan_image_folder(path, image_size=64, channels=3, skip_broken=False, test_f
         train_files, train_labels = files[~test], labels[~test]
         test_files, test_labels = files[test], labels[test]
     if unused:
-        shown = ", ".join(str(e.relative_to(root)) + ("/" if e.is_dir() else "") for e in unused[:20])
+        listed = ", ".join(shown(e.relative_to(root)) + ("/" if e.is_dir() else "") for e in unused[:20])
         warnings.warn(f"{root}: {len(unused)} entries not used (only {'/'.join(IMAGE_SUFFIXES)} files "
-                      f"directly inside a category folder are read): {shown}"
+                      f"directly inside a category folder are read): {listed}"
                       + (", ..." if len(unused) > 20 else ""), stacklevel=2)
     return Catalogue(names, (image_size, image_size, channels),
                      Split(np.asarray(train_labels, np.int32), files=tuple(train_files)),
                      Split(np.asarray(test_labels, np.int32), files=tuple(test_files)),
-                     str(root), unused=[str(e) for e in unused], skipped=skipped, skip_broken=skip_broken,
+                     shown(root), unused=[shown(e) for e in unused], skipped=skipped, skip_broken=skip_broken,
                      origin=str(root.resolve()))
 
 

@@ -233,3 +233,114 @@ def test_a_bad_worker_timeout_is_refused_before_any_work(tmp_path):
     code, out, err = prodgen("train", "cgan", "--worker-timeout", "0", "--out", tmp_path / "run")
     assert code == 2 and "--worker-timeout" in error_line(err)
     assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------ 4. a folder's name is its category
+
+def write_shop(root, folders, per_folder=6):
+    """A shop folder: `per_folder` small PNGs in each of `folders` (str or bytes names)."""
+    import numpy as np
+    from PIL import Image
+
+    for k, name in enumerate(folders):
+        folder = os.path.join(os.fsencode(root), os.fsencode(name))
+        os.makedirs(folder)
+        for i in range(per_folder):
+            Image.fromarray(np.full((20, 20, 3), 40 * k + i, np.uint8)).save(os.path.join(folder, b"%d.png" % i))
+    return root
+
+
+def test_a_folder_is_its_category_whatever_its_name(tmp_path):
+    from prodgen_lessons import data
+
+    shop = write_shop(tmp_path / "shop", ["1", "7", "Sneaker", "运动鞋"])
+    catalogue = data.load_catalogue(shop)
+    assert [catalogue.category_index(n) for n in ("1", "7", "Sneaker", "运动鞋")] == [0, 1, 2, 3]
+    assert catalogue.class_names_zh == (None, None, None, "运动鞋")  # nothing of Fashion-MNIST's 1 and 7
+    code, out, err = prodgen("data", "info", "--data", shop)
+    assert code == 0, err
+    rows = {line.split()[1]: line for line in out.splitlines()[1:]}
+    assert "裤子" not in rows["1"] and "运动鞋" not in rows["7"] and "运动鞋" not in rows["Sneaker"]
+
+    run = tmp_path / "run"
+    code, out, err = prodgen("train", "cgan", "--data", shop, "--image-size", "16", "--epochs", "1", "--batch-size", "8",
+                             "--latent-dim", "8", "--out", run)
+    assert code == 0, err
+    assert json.loads((run / "settings.json").read_text())["data"]["class_names_zh"] == [None, None, None, "运动鞋"]
+    for category, drawn in (("运动鞋", "运动鞋"), ("7", "7"), ("3", "运动鞋")):  # an index only where no folder has the name
+        code, out, err = prodgen("generate", "cgan", "--checkpoint", run, "--category", category, "--count", "4",
+                                 "--out", tmp_path / "grid.png")
+        assert code == 0 and f"4 cgan images ({drawn}, seed 0)" in out, (category, out, err)
+
+
+def test_a_fashion_mnist_name_keeps_its_translation_when_no_folder_has_it(tmp_path):
+    from prodgen_lessons import data
+
+    catalogue = data.load_catalogue(write_shop(tmp_path / "shop", ["Sneaker", "Bag"], per_folder=2))
+    assert catalogue.class_names_zh == ("包", "运动鞋") and catalogue.category_index("运动鞋") == 1  # sorted: Bag, Sneaker
+
+
+# ------------------------------------------------------------------ 5. other defects of the same kind
+
+def test_a_file_name_that_is_not_utf8_is_named_or_skipped(tmp_path):
+    shop = write_shop(tmp_path / "shop", ["bag", "shoe"])
+    shutil.copy(os.fsencode(shop / "bag" / "0.png"), os.fsencode(shop / "bag") + b"/caf\xe9.png")  # Latin-1
+    code, out, err = prodgen("data", "info", "--data", shop)
+    assert code == 1
+    line = error_line(err)
+    assert f"{shop}/bag/caf\\xe9.png: the file name is not valid UTF-8" in line and "--skip-broken" in line
+    code, out, err = prodgen("data", "info", "--data", shop, "--skip-broken")  # the option it advises
+    assert code == 0 and f"skipped 1 unreadable files: {shop}/bag/caf\\xe9.png" in err, err
+    run = tmp_path / "run"
+    code, out, err = prodgen("train", "cgan", "--data", shop, "--skip-broken", "--image-size", "16", "--epochs", "1",
+                             "--batch-size", "4", "--latent-dim", "8", "--out", run)
+    assert code == 0, err
+    assert json.loads((run / "history.json").read_text())["skipped"] == [f"{shop}/bag/caf\\xe9.png"]
+
+    os.rename(os.fsencode(shop / "shoe"), os.fsencode(shop) + b"/chaussure-\xe9t\xe9")
+    code, out, err = prodgen("data", "info", "--data", shop, "--skip-broken")
+    assert code == 1
+    assert error_line(err) == (f"prodgen: error: {shop}/chaussure-\\xe9t\\xe9: a category folder's name must be "
+                               "valid UTF-8 (it names the category); rename it")
+
+
+def test_a_test_split_too_small_to_measure_is_said_before_training(tmp_path):
+    shop = write_shop(tmp_path / "shop", ["bag", "dress", "shoe"], per_folder=1)  # nothing to hold out
+    thin = f"the test split of {shop} holds 0 image(s), none of bag, dress, shoe"
+    code, out, err = prodgen("data", "info", "--data", shop)
+    assert code == 0 and thin in err
+    code, out, err = prodgen("train", "classifier", "--data", shop, "--image-size", "16", "--batch-size", "1",
+                             "--out", tmp_path / "judge")
+    assert code == 1 and thin in error_line(err) and "add photos" in error_line(err)
+    assert not (tmp_path / "judge").exists()
+    code, out, err = prodgen("train", "cgan", "--data", shop, "--image-size", "16", "--epochs", "1", "--batch-size", "1",
+                             "--latent-dim", "8", "--out", tmp_path / "run")
+    assert code == 0 and f"note: {thin}" in err and "`prodgen evaluate` refuses this run" in err
+    code, out, err = prodgen("evaluate", "cgan", "--checkpoint", tmp_path / "run")
+    assert code == 1 and thin in error_line(err)
+
+
+def test_resume_on_other_data_is_a_usage_error(trained, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = files(run)
+    shop = write_shop(tmp_path / "shop", ["bag", "shoe"])
+    code, out, err = prodgen("train", "cgan", "--resume", "--data", shop, "--epochs", "2", "--out", run)
+    assert code == 2
+    assert error_line(err) == (f"prodgen: error: --data {shop} contradicts the data of the run in {run} (sample, "
+                               "in its settings.json): leave --data out to continue on it")
+    assert files(run) == before
+    code, out, err = prodgen("train", "cgan", "--resume", "--data", "sample", "--epochs", "2", "--out", run)
+    assert code == 0 and "done: 2 epochs" in out, err  # the run's own data may be named
+
+
+def test_a_very_long_out_says_why_in_a_short_line(tmp_path):
+    deep = tmp_path.joinpath(*["d" * 200] * 22)  # over 4,096 bytes: more than Linux takes for a path
+    code, out, err = prodgen("train", "cgan", "--data", "sample", "--out", deep)
+    assert code == 1
+    line = error_line(err)
+    assert len(line) < 400 and line.startswith("prodgen: error: /") and " ... " in line  # both ends of the path
+    assert "File name too long: a path of" in line and "this file system takes 4,095 and 255" in line
+    code, out, err = prodgen("generate", "cgan", "--out", tmp_path / ("x" * 300 + ".png"))
+    assert code == 1 and "File name too long" in error_line(err) and len(error_line(err)) < 400
+    assert os.listdir(tmp_path) == []
