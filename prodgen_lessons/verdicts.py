@@ -3,7 +3,7 @@
     v = verdicts.compare(gan_precision, vae_precision, over="seeds", better="higher",
                          names=("the DCGAN", "the VAE"), what=("precision", "精确率"))
     print(v.en)   # the DCGAN is ahead: precision 0.912 against 0.847 (difference +0.065, 95 % interval ...)
-    print(v.zh)   # the same sentence for the Chinese edition
+    print(v.zh)   # the same sentence for the Chinese edition; print(v) picks the notebook's language
 
 `compare` measures the difference statistic(a) - statistic(b) and an interval around it at
 `level`. A verdict word (ahead, higher, lower) appears only where the interval excludes zero;
@@ -47,6 +47,12 @@ class Verdict:
     def clear(self):
         """True when the interval excludes a zero difference."""
         return self.low > 0 or self.high < 0
+
+    def __str__(self):
+        """The sentence in the notebook's language (prodgen_lessons.language())."""
+        from prodgen_lessons import language
+
+        return self.zh if language() == "zh" else self.en
 
 
 def _two_languages(x):

@@ -23,6 +23,16 @@ def test_known_difference_over_samples_is_found_and_named():
     assert verdicts.compare(bad, good, better="lower", names=("A", "B")).winner == "A"
 
 
+def test_printed_in_the_notebooks_language(monkeypatch):
+    import prodgen_lessons
+
+    v = verdicts.compare([1.0, 1.1, 0.9], [2.0, 2.1, 1.9], over="seeds", better="higher", names=("A", "B"))
+    monkeypatch.setenv(prodgen_lessons.LANGUAGE_VARIABLE, "zh")
+    assert str(v) == v.zh and "领先" in str(v)
+    monkeypatch.setenv(prodgen_lessons.LANGUAGE_VARIABLE, "en")
+    assert str(v) == v.en and "ahead" in str(v)
+
+
 def test_known_difference_over_seeds_is_found():
     v = verdicts.compare([5.8, 6.1, 5.5, 6.0, 5.9], [19.6, 18.0, 21.2, 17.5, 20.3], over="seeds", better="lower",
                          names=(("the DCGAN", "DCGAN"), ("the VAE", "VAE")), what="FID", fmt="{:.1f}")
