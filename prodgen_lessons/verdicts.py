@@ -104,6 +104,11 @@ def _welch(a, b, level):
     return float(a.mean()), float(b.mean()), float(d - half), float(d + half)
 
 
+def _zh_join(left, right):
+    """Chinese text joined with a space only after a Latin letter or digit (DCGAN 领先, VAE 的填补领先)."""
+    return f"{left} {right}" if left[-1:].isascii() and left[-1:].isalnum() else f"{left}{right}"
+
+
 def _number(fmt, x, sign=False):
     text = fmt.format(x)
     if sign and x > 0 and not text.startswith("+"):
@@ -161,8 +166,8 @@ def compare(a, b, statistic=np.mean, *, over="samples", paired=False, better=Non
         zh = f"没有明显差别：{numbers_zh}，包含 0）"
     elif winner is not None:
         en = f"{winner} is ahead: {numbers_en})"
-        zh = f"{winner_zh} 领先：{numbers_zh}）"
+        zh = f"{_zh_join(winner_zh, '领先')}：{numbers_zh}）"
     else:
         en = f"{what_en} is {word} for {name_a} than for {name_b}: {numbers_en[len(what_en) + 1:]})"
-        zh = f"{name_a_zh} 的{what_zh}比{name_b_zh}{word_zh}：{numbers_zh[len(what_zh) + 1:]}）"
+        zh = f"{_zh_join(name_a_zh, '的')}{what_zh}比{name_b_zh}{word_zh}：{numbers_zh[len(what_zh) + 1:]}）"
     return Verdict(value_a, value_b, difference, low, high, level, winner, word, word_zh, en, zh)

@@ -37,6 +37,10 @@ def test_known_difference_over_seeds_is_found():
     v = verdicts.compare([5.8, 6.1, 5.5, 6.0, 5.9], [19.6, 18.0, 21.2, 17.5, 20.3], over="seeds", better="lower",
                          names=(("the DCGAN", "DCGAN"), ("the VAE", "VAE")), what="FID", fmt="{:.1f}")
     assert v.winner == "the DCGAN" and v.high < 0 and v.zh.startswith("DCGAN 领先")
+    # a space between Latin and Chinese, none between two Chinese words
+    v = verdicts.compare([5.8, 6.1, 5.5], [19.6, 18.0, 21.2], over="seeds", better="lower",
+                         names=(("the VAE's fill", "VAE 的填补"), ("the copy", "复制")), what="FID")
+    assert v.zh.startswith("VAE 的填补领先：")
 
 
 def test_identical_data_gives_no_verdict():
