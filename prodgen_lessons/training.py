@@ -154,7 +154,7 @@ def wait_for_workers(timeout=None):
                 return
             if not told:
                 print(f"waiting for {', '.join(missing)} (TF_CONFIG) to start; giving up after {timeout:g} s "
-                    f"(${WORKER_TIMEOUT_VAR} or `prodgen train --worker-timeout` sets it)", flush=True)
+                      f"(${WORKER_TIMEOUT_VAR} or `prodgen train --worker-timeout` sets it)", flush=True)
                 told = True
             if time.monotonic() > deadline:
                 raise TimeoutError(errno.ETIMEDOUT, f"{', '.join(missing)} did not start within {timeout:g} s: "
@@ -498,8 +498,8 @@ def _build_optimizers(trainer):
 
 
 class _InMemoryWeights(io.BytesIO):
-    """A .weights.h5 file in memory: Keras' save_weights writes HDF5 into a BytesIO, and checks
-    only that the name it is given ends in .weights.h5."""
+    """A .weights.h5 file in memory: Keras' save_weights writes HDF5 into a BytesIO (its H5IOStore
+    takes one, as for .keras archives) once the name it is given ends in .weights.h5."""
 
     def __str__(self):
         return CHECKPOINT_NAME

@@ -3,7 +3,6 @@ that never comes, and odd catalogues. Every fault here is real -- a second proce
 (root only), a TF_CONFIG port nobody listens on, files whose names are not UTF-8 -- and every
 command runs as a user runs it, in a process of its own."""
 
-import errno
 import json
 import os
 import shutil
@@ -33,9 +32,11 @@ def prodgen(*argv, cwd=None, **extra_env):
 
 
 def start(*argv, **extra_env):
-    """The command started in the background."""
+    """The command started in the background, with Ctrl-C's default action (a test runner's
+    worker may ignore SIGINT, and its children would inherit that)."""
     return subprocess.Popen([sys.executable, "-m", "prodgen_lessons.cli", *map(str, argv)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env(**extra_env))
+                            stderr=subprocess.PIPE, text=True, env=env(**extra_env),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def error_line(err):
@@ -263,8 +264,8 @@ def test_a_folder_is_its_category_whatever_its_name(tmp_path):
     assert "裤子" not in rows["1"] and "运动鞋" not in rows["7"] and "运动鞋" not in rows["Sneaker"]
 
     run = tmp_path / "run"
-    code, out, err = prodgen("train", "cgan", "--data", shop, "--image-size", "16", "--epochs", "1", "--batch-size", "8",
-                             "--latent-dim", "8", "--out", run)
+    code, out, err = prodgen("train", "cgan", "--data", shop, "--image-size", "16", "--epochs", "1",
+                             "--batch-size", "8", "--latent-dim", "8", "--out", run)
     assert code == 0, err
     assert json.loads((run / "settings.json").read_text())["data"]["class_names_zh"] == [None, None, None, "运动鞋"]
     for category, drawn in (("运动鞋", "运动鞋"), ("7", "7"), ("3", "运动鞋")):  # an index only where no folder has the name
@@ -313,8 +314,8 @@ def test_a_test_split_too_small_to_measure_is_said_before_training(tmp_path):
                              "--out", tmp_path / "judge")
     assert code == 1 and thin in error_line(err) and "add photos" in error_line(err)
     assert not (tmp_path / "judge").exists()
-    code, out, err = prodgen("train", "cgan", "--data", shop, "--image-size", "16", "--epochs", "1", "--batch-size", "1",
-                             "--latent-dim", "8", "--out", tmp_path / "run")
+    code, out, err = prodgen("train", "cgan", "--data", shop, "--image-size", "16", "--epochs", "1",
+                             "--batch-size", "1", "--latent-dim", "8", "--out", tmp_path / "run")
     assert code == 0 and f"note: {thin}" in err and "`prodgen evaluate` refuses this run" in err
     code, out, err = prodgen("evaluate", "cgan", "--checkpoint", tmp_path / "run")
     assert code == 1 and thin in error_line(err)
