@@ -2,8 +2,8 @@
 
     prodgen data info [--data SOURCE] [--require-full]
     prodgen data colour-variants OUT [--per-category N] [--image-size N] [--seed N]
-    prodgen train MODEL [--data fashion-mnist|sample|FOLDER] [--image-size N] [--skip-broken]
-                        [--recipe] [--epochs N --batch-size N --latent-dim N --minutes M --seed N --out DIR --resume]
+    prodgen train MODEL [--data fashion-mnist|sample|FOLDER] [--image-size N] [--skip-broken] [--max-pixels N]
+                        [--domains A B] [--recipe] [--epochs N --batch-size N --latent-dim N --minutes M --seed N --out DIR --resume]
                         [--worker-timeout SECONDS]
     prodgen generate MODEL [--checkpoint DIR] [--category "ankle boot"] [--count 64] [--seed 0] [--out grid.png]
     prodgen evaluate MODEL [--checkpoint DIR] [--data SOURCE] [--classifier DIR] [--classifier2 DIR]
@@ -25,6 +25,8 @@ refused command changes no file; `train --resume` takes the build settings and t
 run's settings.json. One `train` at a time writes a run: it holds the folder's run.lock (naming its
 PID and command), a second is refused while the first lives, a lock left by a killed run is taken
 over. With TF_CONFIG, `train` says which workers it waits for and gives up after --worker-timeout.
+A folder's photo over --max-pixels ($PRODGEN_MAX_PIXELS, default 40 million) is refused from its
+header; a hand-edited settings.json is checked against the limits the options have here.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 13
 MAX_COUNT = 10_000      # images in one generated grid (about 2,900 x 2,900 pixels at 28 x 28)
 MAX_SAMPLE_SIZE = 10_000  # the Fashion-MNIST test set's size
 MAX_LATENT_DIM = 1024   # the course's models use 16 to 64
+MAX_CLASSES = 10_000    # categories of a shop (a folder each): a run's settings.json may not claim more
+MAX_GUIDANCE = 100.0    # classifier-free guidance weight: the course uses 0 to 4, beyond ~10 images saturate
 MAX_SEED = 2**32 - 1    # NumPy's seed range
 MAX_STEPS = 1000        # a diffusion sampler's steps (the course's recipe takes 12)
 SHOWN = 10              # file names listed in a note before "..."
@@ -74,14 +78,16 @@ def _int_range(low, high=None, what=""):
     return parse
 
 
-def _number(low, strict, valid):
-    """An argparse `type`: a finite number above `low` (strict) or at least `low`."""
+def _number(low, strict, valid, high=None):
+    """An argparse `type`: a finite number above `low` (strict) or at least `low`, and at most
+    `high` if given."""
     def parse(text):
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"invalid number: {text!r} ({valid})") from None
-        if not (math.isfinite(value) and (value > low if strict else value >= low)):
+        if not (math.isfinite(value) and (value > low if strict else value >= low)
+                and (high is None or value <= high)):
             raise argparse.ArgumentTypeError(f"{text} is out of range: {valid}")
         return value
     return parse
@@ -223,7 +229,9 @@ def _check_output_image(path):
 
 def _read_settings(folder):
     """The build configuration `prodgen train` saved in `folder` (model, image shape, latent_dim,
-    categories, options, batch size, seed, data), or None when there is none."""
+    categories, options, batch size, seed, data), or None when there is none. A hand-edited file
+    is checked against what `prodgen train` accepts, so it fails here, naming the field, rather
+    than as an out-of-memory or a TypeError deep in the model."""
     from prodgen_lessons import training
 
     path = os.path.join(folder, training.SETTINGS_NAME)
@@ -243,7 +251,65 @@ def _read_settings(folder):
                                                          and len(settings["image_shape"]) == 3))):
         raise ValueError(f"{path}: not a `prodgen train` settings file (model, image_shape, "
                          "latent_dim, num_classes, options, batch_size, seed, data)")
+    problem = _settings_problem(settings)
+    if problem:
+        raise ValueError(f"{path}: {problem}")
     return settings
+
+
+# The ranges `prodgen train` accepts, for a settings.json that may have been edited by hand.
+SETTINGS_RANGES = {"latent_dim": (1, MAX_LATENT_DIM), "batch_size": (1, None), "seed": (0, MAX_SEED),
+                   "num_classes": (1, MAX_CLASSES)}
+
+
+def _settings_problem(settings):
+    """What in a settings.json `prodgen train` would not have written (one sentence), or None."""
+    import inspect
+
+    from prodgen_lessons import data, models
+
+    for key, (low, high) in SETTINGS_RANGES.items():
+        value = settings.get(key)
+        if value is not None and not (low <= value and (high is None or value <= high)):
+            return f"{key} {value:,} is out of range: `prodgen train` takes " + (
+                f"{low:,} to {high:,}" if high is not None else f"{low:,} or more")
+    shape = settings.get("image_shape")
+    low, high = data.IMAGE_SIZES
+    if shape is not None and not (all(type(n) is int for n in shape) and shape[0] == shape[1]
+                                  and (shape[0] == 28 or low <= shape[0] <= high) and shape[2] in (1, 3)):
+        return (f"image_shape {shape} is not one `prodgen train` makes: [side, side, 1 or 3], the side 28 "
+                f"or {low} to {high}")
+    try:
+        spec = models.spec(settings["model"])
+    except ValueError as err:
+        return str(err)
+    # A builder's keyword arguments are the options it takes (all of them unless it passes **more
+    # on, which `_load_run` checks as it builds); a value must have its default's type.
+    parameters = inspect.signature(spec.build_fn).parameters.values()
+    takes = {p.name: p.default for p in parameters if p.kind == p.KEYWORD_ONLY or p.kind == p.POSITIONAL_OR_KEYWORD}
+    for name in ("image_shape", "latent_dim", "num_classes"):
+        takes.pop(name, None)
+    passes_on = any(p.kind == p.VAR_KEYWORD for p in parameters)
+    for key, value in settings.get("options", {}).items():
+        if key not in takes and not passes_on:
+            return f"options.{key} is not an option of {spec.name}; it takes: {', '.join(takes)}"
+        default = takes.get(key)
+        kind = {float: (int, float), tuple: (tuple, list)}.get(type(default), type(default))  # as JSON keeps them
+        if default is not None and (not isinstance(value, kind) or isinstance(value, bool) != isinstance(default, bool)):
+            return f"options.{key} is {value!r}; {spec.name} takes a {type(default).__name__} there, e.g. {default!r}"
+    saved = settings.get("data") or {}
+    for key in ("origin", "source"):
+        if saved.get(key) is not None and not isinstance(saved[key], str):
+            return f"data.{key} is {saved[key]!r}; it names the data as text, e.g. \"sample\" or a folder"
+    for key in ("class_names", "class_names_zh"):
+        names = saved.get(key)
+        if names is not None and not (isinstance(names, list) and all(n is None or isinstance(n, str) for n in names)):
+            return f"data.{key} is {names!r}; it is a list of category names"
+    domains = settings.get("domains")
+    if domains is not None and not (isinstance(domains, list) and len(domains) == 2
+                                    and all(isinstance(d, str) for d in domains)):
+        return f"domains is {domains!r}; it is a list of two category names"
+    return None
 
 
 def _check_run_model(settings, name, folder):
@@ -275,8 +341,12 @@ def _load_run(name, checkpoint):
     settings = _read_settings(folder)
     _check_run_model(settings, name, folder)
     s = settings or {}
-    trainer = models.build(name, image_shape=s.get("image_shape") or (28, 28, 1), latent_dim=s.get("latent_dim"),
-                           num_classes=s.get("num_classes") or 10, **s.get("options", {}))
+    try:
+        trainer = models.build(name, image_shape=s.get("image_shape") or (28, 28, 1), latent_dim=s.get("latent_dim"),
+                               num_classes=s.get("num_classes") or 10, **s.get("options", {}))
+    except TypeError as err:  # an option a builder passes on (**options) and the next one refuses
+        raise ValueError(f"{os.path.join(folder, training.SETTINGS_NAME)}: its options {s.get('options')} "
+                         f"do not fit {name}: {err}") from None
     training.resume(trainer, folder)  # raises, naming the file, if it does not fit this model
     return trainer, settings
 
@@ -394,6 +464,26 @@ def _run_lock(out, args):
         yield
 
 
+def _check_domains(catalogue, domains, name):
+    """The two categories of `catalogue` a translator turns into each other, by their names;
+    a usage error that says how to name them when they are not both there."""
+    from prodgen_lessons.models import cyclegan
+
+    given = domains is not None
+    try:
+        found = [catalogue.category_index(d) for d in (domains or cyclegan.DEFAULT_DOMAINS)]
+    except ValueError as err:
+        have = ", ".join(catalogue.class_names)
+        if given:
+            raise UsageError(f"--domains: {err}") from None
+        raise UsageError(f"{name} translates between two categories, named with --domains A B; without it, "
+                         f"Fashion-MNIST's {' and '.join(cyclegan.DEFAULT_DOMAINS)}, which {catalogue.source} "
+                         f"does not have: name two of its categories ({have})") from None
+    if found[0] == found[1]:
+        raise UsageError(f"--domains names {catalogue.class_names[found[0]]} twice: name two different categories")
+    return [catalogue.class_names[i] for i in found]  # by name, as settings.json keeps them
+
+
 def _train(args, name, s, out, checkpoint) -> int:
     from prodgen_lessons import data, training
 
@@ -427,6 +517,9 @@ def _train(args, name, s, out, checkpoint) -> int:
                                      f"(its {training.SETTINGS_NAME}): leave {option} out to continue with {kept[key]}")
                 build[key] = kept[key] if value is None else value
             options, domains = saved.get("options", {}), saved.get("domains")
+            if args.domains and domains and list(args.domains) != list(domains):
+                raise UsageError(f"--domains {' '.join(args.domains)} contradicts the domains {' '.join(domains)} "
+                                 f"of the run in {out} (its {training.SETTINGS_NAME}): leave --domains out")
             origin = (saved.get("data") or {}).get("origin")
             if source is not None and origin is not None and data.origin_of(source) != origin:
                 raise UsageError(f"--data {source} contradicts the data of the run in {out} ({origin}, in its "
@@ -435,8 +528,14 @@ def _train(args, name, s, out, checkpoint) -> int:
     elif os.path.exists(checkpoint):
         raise FileExistsError(f"{checkpoint} exists: pass --resume to continue that run, or choose "
                               "another --out folder")
+    if args.domains and s.kind != "translator":
+        raise UsageError(f"--domains names the two categories a translator (cyclegan) turns into each other; "
+                         f"{name} does not translate: leave it out")
+    domains = args.domains or domains
     catalogue = _load_catalogue(source or "fashion-mnist", build["image_size"], args.skip_broken)
     _check_same_categories(catalogue, saved if args.resume else None, out)
+    if s.kind == "translator":
+        domains = _check_domains(catalogue, domains, name)
     thin = catalogue.thin_test_split(MIN_TEST_IMAGES)
     if thin and s.kind == "classifier":  # it measures itself on the test split, and judges with it
         raise data.DataError(thin)
@@ -568,6 +667,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed = _int_range(0, MAX_SEED)
     image_size = _int_range(16, 512, " pixels")
     data_help = "'fashion-mnist' (default), 'sample', or a folder: one sub-folder of images per category"
+    max_pixels = _int_range(1, None, " pixels, e.g. 100000000")
+    max_pixels_help = ("refuse a folder's images with more pixels than this, from their headers "
+                       "(default $PRODGEN_MAX_PIXELS, else 40,000,000)")
 
     data_p = commands.add_parser("data", help="product-image catalogues")
     data_cmds = data_p.add_subparsers(dest="data_command", required=True)
@@ -578,6 +680,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--skip-broken", action="store_true",
                       help="skip unreadable images of a folder, count and list them, instead of stopping")
     info.add_argument("--quiet", action="store_true", help="one line only")
+    info.add_argument("--max-pixels", type=max_pixels, help=max_pixels_help)
     info.set_defaults(func=cmd_data_info)
     colours = data_cmds.add_parser("colour-variants", help="write Fashion-MNIST products in named colours "
                                                            "as a catalogue folder")
@@ -594,6 +697,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--image-size", type=image_size, help="side a folder's images are trained at (default 64)")
     train.add_argument("--skip-broken", action="store_true",
                        help="skip unreadable images of a folder, count and list them, instead of stopping")
+    train.add_argument("--max-pixels", type=max_pixels, help=max_pixels_help)
+    train.add_argument("--domains", nargs=2, metavar=("A", "B"),
+                       help="cyclegan: the two categories it turns into each other (default: Sneaker and "
+                            "Ankle boot, Fashion-MNIST's)")
     train.add_argument("--recipe", action="store_true",
                        help="train as the shipped model was: its options, latent size, batch size, epochs "
                             "and minutes (the options given here still win)")
@@ -627,6 +734,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(default: the shipped one, for Fashion-MNIST)")
     ev.add_argument("--classifier2", help="a `prodgen train classifier2` folder: the second feature space")
     ev.add_argument("--skip-broken", action="store_true", help="skip unreadable images of a folder")
+    ev.add_argument("--max-pixels", type=max_pixels, help=max_pixels_help)
     ev.add_argument("--sample-size", type=_int_range(2, MAX_SAMPLE_SIZE), default=5000)
     ev.add_argument("--seed", type=seed, default=0)
     ev.set_defaults(func=cmd_evaluate)
@@ -634,8 +742,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--temperature", type=_number(0, True, "use a number above 0; 1 is the decoder's "
                                                                     "own mean image, below 1 sharper"),
                              help="decode at this temperature (vae, cvae)")
-        command.add_argument("--guidance", type=_number(0, False, "use a number of 0 or more; 0 is the "
-                                                                   "decoder as trained"),
+        command.add_argument("--guidance", type=_number(0, False, f"use a number from 0 to {MAX_GUIDANCE:g}; 0 is "
+                                                                   "the decoder as trained", high=MAX_GUIDANCE),
                              help="classifier-free guidance weight (cvae, diffusion)")
         command.add_argument("--steps", type=_int_range(1, MAX_STEPS, " sampler steps"),
                              help="steps of the sampler from noise to image (diffusion)")
@@ -681,6 +789,16 @@ def _has_checkpoint(args):
         os.path.join(args.out or os.path.join("runs", args.model), training.CHECKPOINT_NAME))
 
 
+def _set_max_pixels(args):
+    """--max-pixels for every image read, in this process and its reading threads (by the
+    environment variable the data module reads); a bad $PRODGEN_MAX_PIXELS is said now."""
+    from prodgen_lessons import data
+
+    if getattr(args, "max_pixels", None) is not None:
+        os.environ[data.MAX_PIXELS_ENV] = str(args.max_pixels)
+    data.max_pixels()
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, ended as Ctrl-C is: files closed, the run's lock released."""
 
@@ -691,6 +809,11 @@ def _terminate(signum, frame):
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    if sys.stdout is None:  # started with stdout closed (`>&-`): what it prints would be lost, and
+        # a file it opens would take descriptor 1; refuse before any work, as `ls >&-` does
+        _error("standard output is closed; nothing was done: send it to a file or /dev/null "
+               "(> out.txt) instead of closing it")
+        return EXIT_ERROR
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help, or a bad command line argparse has reported
@@ -698,6 +821,7 @@ def main(argv=None) -> int:
     args.argv = argv
     sigterm = signal.signal(signal.SIGTERM, _terminate)
     try:
+        _set_max_pixels(args)
         if args.command != "data":
             _import_tensorflow_quietly()
         code = args.func(args)

@@ -55,6 +55,9 @@ FILES = {
     "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
+# Their shapes, checked from the header before a byte more is read (the digest needs it all).
+SHAPES = {"train-images-idx3-ubyte": (60000, 28, 28), "train-labels-idx1-ubyte": (60000,),
+          "t10k-images-idx3-ubyte": (10000, 28, 28), "t10k-labels-idx1-ubyte": (10000,)}
 MIRROR = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 KERAS_CACHE = Path.home() / ".keras" / "datasets" / "fashion-mnist"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -196,16 +199,18 @@ def check_labels(labels, n, num_classes):
 MAX_IDX_BYTES = 1 << 30  # 1 GiB; the largest Fashion-MNIST file holds 47 MB
 
 
-def read_idx(path, expected_sha256=None, max_bytes=MAX_IDX_BYTES) -> np.ndarray:
+def read_idx(path, expected_sha256=None, max_bytes=MAX_IDX_BYTES, expected_shape=None) -> np.ndarray:
     """Read an IDX file (optionally .gz) into a uint8 array, checking its header and digest.
 
-    The header is read first and at most one byte more than it announces: a .gz file that
-    inflates to more (a gzip bomb) is refused without decompressing the rest.
+    The header is read first and checked against `expected_shape` (its images' shape, at most its
+    count) and an uncompressed file's length, so a header that lies costs no memory; then at most
+    one byte more than it announces is read: a .gz file that inflates to more (a gzip bomb) is
+    refused without decompressing the rest.
     """
     path = Path(path)
     try:
         with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
-            raw, header, shape = _read_idx_bytes(f, path, max_bytes)
+            raw, header, shape = _read_idx_bytes(f, path, max_bytes, expected_shape)
     except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: cannot read or decompress ({err})") from err
     if expected_sha256 is not None:
@@ -216,7 +221,7 @@ def read_idx(path, expected_sha256=None, max_bytes=MAX_IDX_BYTES) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def _read_idx_bytes(f, path, max_bytes):
+def _read_idx_bytes(f, path, max_bytes, expected_shape=None):
     """(raw bytes, header length, shape) of an open IDX stream."""
     raw = f.read(8)
     if len(raw) < 8:
@@ -231,6 +236,15 @@ def _read_idx_bytes(f, path, max_bytes):
         raise DataError(f"{path}: header says {ndim} dimensions but the file ends at byte {len(raw)}")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     expected = header + math.prod(shape)
+    # its images' shape, and at most its count (a smaller set of the same files is fine)
+    if expected_shape is not None and (len(shape) != len(expected_shape) or shape[1:] != tuple(expected_shape[1:])
+                                       or shape[0] > expected_shape[0]):
+        raise DataError(f"{path}: header says shape {shape}, but Fashion-MNIST's {path.name.removesuffix('.gz')} "
+                        f"is {tuple(expected_shape)}: corrupt, or not Fashion-MNIST")
+    length = None if isinstance(f, gzip.GzipFile) else os.fstat(f.fileno()).st_size
+    if length is not None and length < expected:  # known before reading: no allocation
+        raise DataError(f"{path}: header says shape {shape} ({expected:,} bytes) but the file has "
+                        f"{length:,} bytes: truncated or corrupt")
     if expected > max_bytes:
         raise DataError(f"{path}: header says shape {shape} ({expected:,} bytes), more than the "
                         f"{max_bytes:,} bytes this reader accepts: corrupt or not an IDX file")
@@ -273,7 +287,7 @@ def _load_dir(directory: Path, verify=True) -> dict:
         path = _find(directory, name)
         if path is None:
             raise DataError(f"{directory}: {name}[.gz] is missing")
-        arrays[name] = read_idx(path, digest if verify else None)
+        arrays[name] = read_idx(path, digest if verify else None, expected_shape=SHAPES[name] if verify else None)
     for split in ("train", "t10k"):
         n_img, n_lab = len(arrays[f"{split}-images-idx3-ubyte"]), len(arrays[f"{split}-labels-idx1-ubyte"])
         if n_img != n_lab:
@@ -599,6 +613,25 @@ def make_sample(full, per_class_train=100, per_class_test=20, seed=0) -> dict:
 # --------------------------------------------------------------------------- a shop's own photos
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+# The most pixels a photo may have, checked from its header before decoding: a 40-megapixel photo
+# decodes to 120 MB, and several decode at once. Below Pillow's own MAX_IMAGE_PIXELS (89 million,
+# a warning; twice that, an error). Raise it with $PRODGEN_MAX_PIXELS (or --max-pixels).
+DEFAULT_MAX_PIXELS = 40_000_000
+MAX_PIXELS_ENV = "PRODGEN_MAX_PIXELS"
+
+
+def max_pixels():
+    """The pixel cap: $PRODGEN_MAX_PIXELS, else DEFAULT_MAX_PIXELS. A bad value is a ValueError."""
+    text = os.environ.get(MAX_PIXELS_ENV)
+    if text is None:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{MAX_PIXELS_ENV}={text!r}: use a whole number of pixels, e.g. 100000000")
+    return value
 IMAGE_SIZES = (16, 512)  # the smallest and largest side a folder's images are resized to
 
 
@@ -628,6 +661,7 @@ def read_image(file, size, channels=3):
 
     try:
         with Image.open(file) as im:
+            _check_pixels(file, im)
             im = ImageOps.exif_transpose(im)
             if im.mode.startswith("I"):  # 16-bit grayscale ("I;16", "I"): convert("L") would clip at 255
                 im = Image.fromarray((np.asarray(im, np.float64) / 257).round().clip(0, 255).astype(np.uint8))
@@ -635,6 +669,8 @@ def read_image(file, size, channels=3):
                 im = Image.alpha_composite(Image.new("RGBA", im.size, "white"), im.convert("RGBA"))
             im = im.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BILINEAR)
             return np.asarray(im, dtype=np.uint8).reshape(size, size, channels)
+    except DataError:  # too many pixels: said as it is
+        raise
     except _pillow_errors() as err:
         raise _unreadable(file, err) from err
 
@@ -647,8 +683,21 @@ def _check_header(file):
         with Image.open(file) as im:
             if min(im.size) < 1:
                 raise ValueError(f"{im.size[0]}x{im.size[1]} pixels")
+            _check_pixels(file, im)
+    except DataError:
+        raise
     except _pillow_errors() as err:
         raise _unreadable(file, err) from err
+
+
+def _check_pixels(file, im):
+    """Refuse an image larger than the pixel cap from its header, before it is decoded."""
+    width, height = im.size
+    cap = max_pixels()
+    if width * height > cap:
+        raise DataError(f"{shown(file)}: {width:,}x{height:,} pixels is more than the {cap:,} this reader "
+                        f"decodes; shrink the photo, or raise the cap with --max-pixels (${MAX_PIXELS_ENV}), "
+                        "or pass --skip-broken to skip such files")
 
 
 def _visible(folder):

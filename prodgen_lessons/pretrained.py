@@ -129,7 +129,10 @@ def load_pretrained(name, directory=None):
                            latent_dim=recipe.get("latent_dim"), **recipe.get("options", {}))
     for net_name, net in shipped_networks(trainer, recipe).items():
         path = folder / f"{net_name}.weights.h5"
-        expected = card["files"][path.name]["sha256"]
+        expected = card.get("files", {}).get(path.name, {}).get("sha256")
+        if not isinstance(expected, str):  # an unlisted file cannot be verified: refuse it
+            raise ValueError(f"{folder / 'card.json'} gives no sha256 for {path.name}, so it cannot be "
+                             "verified: reinstall the model or re-train it")
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing (listed in {folder / 'card.json'})")
         actual = sha256(path)

@@ -571,7 +571,11 @@ def resume(trainer, directory, filename=CHECKPOINT_NAME):
     with h5py.File(path, "r") as f:
         expected_digest = f.attrs.get("weights_sha256")
         digest, not_finite = _weights_digest(f)
-    if expected_digest is not None and digest != expected_digest:
+    if expected_digest is None:  # deleted or never written: nothing vouches for these weights
+        raise ValueError(f"checkpoint {path} carries no weights_sha256, the checksum `prodgen train` writes "
+                         "with every checkpoint, so its weights cannot be verified: it was altered, or not "
+                         "written by prodgen; resume from another copy or start anew")
+    if digest != expected_digest:
         raise ValueError(f"checkpoint {path}: its weights do not match the checksum written with them "
                          "(the file was damaged or altered); resume from another copy or start anew")
     if not_finite:

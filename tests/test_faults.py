@@ -345,3 +345,137 @@ def test_a_very_long_out_says_why_in_a_short_line(tmp_path):
     code, out, err = prodgen("generate", "cgan", "--out", tmp_path / ("x" * 300 + ".png"))
     assert code == 1 and "File name too long" in error_line(err) and len(error_line(err)) < 400
     assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------ 6. weak spots
+
+def edited_run(trained, tmp_path, edit):
+    """A copy of the trained run whose settings.json `edit` changed (in place) by hand."""
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    settings = json.loads((run / "settings.json").read_text())
+    edit(settings)
+    (run / "settings.json").write_text(json.dumps(settings))
+    return run
+
+
+@pytest.mark.parametrize("edit,problem", [
+    (lambda s: s.update(latent_dim=10**9),
+     "latent_dim 1,000,000,000 is out of range: `prodgen train` takes 1 to 1,024"),  # was an OOM after 14 s
+    (lambda s: s.setdefault("options", {}).update(wings=2), "options.wings is not an option of cgan; it takes: "),
+    (lambda s: s["data"].update(origin=7), "data.origin is 7; it names the data as text"),
+], ids=["latent_dim", "option", "origin"])
+def test_a_hand_edited_settings_file_is_refused_naming_the_field(trained, tmp_path, edit, problem):
+    run = edited_run(trained, tmp_path, edit)
+    before = files(run)
+    for argv in (["generate", "cgan", "--checkpoint", run, "--count", "4", "--out", tmp_path / "grid.png"],
+                 ["train", "cgan", "--resume", "--epochs", "2", "--out", run]):
+        code, out, err = prodgen(*argv)
+        assert code == 1, err
+        assert error_line(err).startswith(f"prodgen: error: {run / 'settings.json'}: {problem}"), err
+    assert files(run) == before and not (tmp_path / "grid.png").exists()
+
+
+def test_a_checkpoint_without_its_checksum_is_refused(trained, tmp_path):
+    import h5py
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    with h5py.File(run / training.CHECKPOINT_NAME, "a") as f:
+        del f.attrs["weights_sha256"]  # the one attribute that vouches for the weights
+    before = files(run)
+    code, out, err = prodgen("generate", "cgan", "--checkpoint", run, "--count", "4", "--out", tmp_path / "grid.png")
+    assert code == 1
+    assert error_line(err).startswith(f"prodgen: error: checkpoint {run / training.CHECKPOINT_NAME} carries no "
+                                      "weights_sha256")
+    assert files(run) == before and not (tmp_path / "grid.png").exists()
+
+
+def test_a_guidance_that_overflows_is_a_usage_error(tmp_path):
+    code, out, err = prodgen("generate", "cvae", "--guidance", "1e308", "--out", tmp_path / "grid.png")
+    assert code == 2
+    assert "argument --guidance: 1e308 is out of range: use a number from 0 to 100" in error_line(err)
+    assert os.listdir(tmp_path) == []
+
+
+def png_header(path, width, height):
+    """A PNG whose header claims width x height pixels, with almost no pixel data (a few hundred
+    bytes on disk; decoding it would fail, which is how we know the check read only the header)."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(bytes(10))) + chunk(b"IEND", b""))
+
+
+def test_an_image_with_too_many_pixels_is_refused_from_its_header(tmp_path):
+    shop = write_shop(tmp_path / "shop", ["bag", "shoe"])
+    png_header(shop / "bag" / "huge.png", 13_000, 13_000)  # 169 million pixels: 507 MB decoded
+    huge = f"{shop / 'bag' / 'huge.png'}: 13,000x13,000 pixels is more than the 40,000,000 this reader decodes"
+    code, out, err = prodgen("data", "info", "--data", shop)
+    assert code == 1 and error_line(err).startswith(f"prodgen: error: {huge}") and "--max-pixels" in err
+    code, out, err = prodgen("train", "cgan", "--data", shop, "--image-size", "16", "--out", tmp_path / "run")
+    assert code == 1 and error_line(err).startswith(f"prodgen: error: {huge}")
+    code, out, err = prodgen("data", "info", "--data", shop, "--max-pixels", "20000000", PRODGEN_MAX_PIXELS="1000")
+    assert code == 1 and "more than the 20,000,000 this reader" in error_line(err)  # the option wins
+    code, out, err = prodgen("data", "info", "--data", shop, "--quiet", PRODGEN_MAX_PIXELS="200000000")
+    assert code == 0 and "2 categories" in out, err  # raised: only Pillow's own limit is left
+    code, out, err = prodgen("data", "info", "--data", shop, PRODGEN_MAX_PIXELS="lots")
+    assert code == 1 and error_line(err) == ("prodgen: error: PRODGEN_MAX_PIXELS='lots': use a whole number of "
+                                             "pixels, e.g. 100000000")
+    assert sorted(os.listdir(tmp_path)) == ["shop"]
+
+
+def test_an_idx_header_that_lies_is_refused_before_reading_the_file(tmp_path):
+    import math
+
+    import numpy as np
+
+    from prodgen_lessons import data
+
+    folder = tmp_path / "fashion"
+    folder.mkdir()
+    for name in data.FILES:
+        data.write_idx(folder / name, np.zeros((2, 28, 28) if "images" in name else (2,), np.uint8))
+    shape = (1, 32_767, 32_767)  # 1 GB that the header announces and the (sparse) file holds
+    with open(folder / "train-images-idx3-ubyte", "wb") as f:
+        f.write((2051).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in shape))
+        f.truncate(16 + math.prod(shape))  # no disk used: a hole
+    started = time.monotonic()
+    code, out, err = prodgen("data", "info", "--data", folder)
+    assert code == 1
+    assert error_line(err) == (f"prodgen: error: {folder / 'train-images-idx3-ubyte'}: header says shape "
+                               "(1, 32767, 32767), but Fashion-MNIST's train-images-idx3-ubyte is (60000, 28, 28): "
+                               "corrupt, or not Fashion-MNIST")
+    assert time.monotonic() - started < 60  # reading 1 GB and hashing it took longer, and 2.1 GB
+
+
+def test_a_closed_stdout_is_one_line_and_no_work(tmp_path):
+    for argv in (["models"], ["train", "cgan", "--data", "sample", "--epochs", "1", "--out", tmp_path / "run"]):
+        done = subprocess.run([sys.executable, "-m", "prodgen_lessons.cli", *map(str, argv)], stderr=subprocess.PIPE,
+                              text=True, timeout=600, env=env(), preexec_fn=lambda: os.close(1))  # `>&-`
+        assert done.returncode == 1
+        assert error_line(done.stderr) == ("prodgen: error: standard output is closed; nothing was done: send it "
+                                           "to a file or /dev/null (> out.txt) instead of closing it")
+    assert os.listdir(tmp_path) == []
+
+
+def test_cyclegan_on_a_shop_says_how_to_name_its_two_domains(tmp_path):
+    shop = write_shop(tmp_path / "shop", ["bag", "dress", "shoe"])
+    run = tmp_path / "run"
+    code, out, err = prodgen("train", "cyclegan", "--data", shop, "--image-size", "16", "--out", run)
+    assert code == 2
+    assert error_line(err) == ("prodgen: error: cyclegan translates between two categories, named with --domains "
+                               f"A B; without it, Fashion-MNIST's Sneaker and Ankle boot, which {shop} does not "
+                               "have: name two of its categories (bag, dress, shoe)")
+    code, out, err = prodgen("train", "cyclegan", "--data", shop, "--domains", "bag", "hat", "--out", run)
+    assert code == 2 and "--domains: unknown category 'hat'" in error_line(err)
+    code, out, err = prodgen("train", "cgan", "--data", shop, "--domains", "bag", "shoe", "--out", run)
+    assert code == 2 and "cgan does not translate" in error_line(err)
+    assert sorted(os.listdir(tmp_path)) == ["shop"]
+    code, out, err = prodgen("train", "cyclegan", "--data", shop, "--domains", "bag", "shoe", "--image-size", "16",
+                             "--batch-size", "2", "--epochs", "1", "--out", run)
+    assert code == 0, err
+    assert json.loads((run / "settings.json").read_text())["domains"] == ["bag", "shoe"]
