@@ -66,11 +66,15 @@ RECIPES = {
                          batch_size=64, seed=0, minutes=10,
                          options={"dropout": 0.0, "ema": 0.999, "twin_weight": 0.75, "loss": "hinge",
                                   "precision": "auto"}),
-    # Chapter 7's transfer: the VAE's recipe at half width (the shipped weights' 40 MB budget) and
+    # Chapter 7's transfer: the VAE's recipe at half width (the shipped weights then had a 40 MB budget) and
     # a quarter of its time, on every category but bags.
     "vae_no_bags": dict(model="vae", without=["Bag"], epochs=200, batch_size=128, latent_dim=32, seed=0, minutes=5,
                         options={"beta": 0.05, "prior_components": 50, "temperature": 2 / 3, "base_filters": 16,
                                  "hidden": 128}),
+    # Chapter 8's diffusion model: `build_diffusion`'s defaults (widths 48/96, Heun 12 steps with
+    # guidance 0.75 = 46 passes, bfloat16 where the CPU has it); the card also scores the sampler
+    # at 10, 20 and 50 steps
+    "diffusion": dict(model="diffusion", epochs=100, batch_size=64, seed=0, minutes=20, scored_steps=[10, 20, 50]),
     "cyclegan": dict(model="cyclegan", epochs=40, batch_size=32, seed=0, minutes=20,
                      domains=["Sneaker", "Ankle boot"], options={"precision": "auto"}),
     # Article 6.3's several conditions: category and colour, on the colour catalogue
@@ -81,7 +85,7 @@ RECIPES = {
 
 
 # Options that change how a trained model decodes, not how it trains (see `rescore`).
-DECODING_OPTIONS = ("temperature", "guidance")
+DECODING_OPTIONS = ("temperature", "guidance", "steps")
 
 
 def _check_name(name):
@@ -188,6 +192,11 @@ def model_card(name) -> str:
         lines += ["", f"metrics ({card['metrics'].get('sample_size')} images per set; noise floor = "
                       "real training images against real test images):",
                   format_report(card["metrics"], card.get("noise_floor"))]
+        by_steps = card["metrics"].get("by_steps", {})
+        if by_steps:
+            lines += ["", "sampler steps   passes   ms/image    FID   FID2  accuracy  recall"]
+            lines += [f"{steps:>13}  {m['passes']:>7}  {m['ms_per_image']:>9.1f}  {m['fid']:5.2f}  {m['fid2']:5.2f}"
+                      f"  {m['conditional_accuracy']:8.3f}  {m['recall']:6.3f}" for steps, m in by_steps.items()]
     return "\n".join(lines)
 
 
@@ -253,14 +262,83 @@ def _write_card(name, card):
     write_json(PRETRAINED_DIR / name / "card.json", card, indent=1, ensure_ascii=False)
 
 
+def score(trainer, recipe, data):
+    """(metrics, noise floor) of a trained recipe's model, as its card holds them. A recipe with
+    `scored_steps` (a diffusion model) is scored again at each number of sampler steps, with its
+    network passes and milliseconds per image on this machine, under metrics["by_steps"]."""
+    from prodgen_lessons import metrics
+
+    result, floor = metrics.evaluate_model(trainer, recipe["model"], data, *judges(data),
+                                           domains=recipe.get("domains"))
+    if recipe.get("scored_steps"):
+        default, result["by_steps"] = trainer.steps, {}
+        for steps in recipe["scored_steps"]:
+            trainer.steps = steps
+            at_steps = metrics.evaluate_model(trainer, recipe["model"], data, *judges(data))[0]
+            at_steps.update(passes=trainer.passes(), ms_per_image=ms_per_image(trainer))
+            result["by_steps"][str(steps)] = at_steps
+        trainer.steps = default
+        result["ms_per_image"] = ms_per_image(trainer)
+    return result, floor
+
+
+def ms_per_image(trainer, n=200):
+    """Milliseconds per generated image, `n` images in one call after a warm-up call."""
+    trainer.sample(16, seed=1)  # traces the graph
+    start = time.perf_counter()
+    trainer.sample(n, seed=2)
+    return (time.perf_counter() - start) * 1000 / n
+
+
+def finished_run(work_dir, recipe):
+    """(history, info) of a run of `recipe` in `work_dir` that finished (its time budget or its
+    epochs spent), or None when there is none, it stopped part-way, or its settings differ."""
+    from prodgen_lessons import training
+
+    work_dir = Path(work_dir)
+    try:
+        record = json.loads((work_dir / "history.json").read_text())
+        settings = json.loads((work_dir / training.SETTINGS_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    same = all(settings.get(k) == recipe.get(k) for k in ("model", "batch_size", "seed")) and \
+        settings.get("options", {}) == json.loads(json.dumps(recipe.get("options", {})))
+    done = "seconds" in record and (record.get("stopped_by_time") or record.get("epochs_done", 0) >= recipe["epochs"])
+    if not (same and done and (work_dir / training.CHECKPOINT_NAME).is_file()):
+        return None
+    return record["history"], {k: v for k, v in record.items() if k != "history"}
+
+
+def _average_into_weights(trainer):
+    """A checkpoint holds the last step's weights; `fit` ends by copying the optimiser's moving
+    average into them (Keras's use_ema). Do the same for a run loaded from its checkpoint, so the
+    weights shipped are the ones its samples were scored with."""
+    opt = getattr(trainer, "optimizer", None)
+    opt = getattr(opt, "inner_optimizer", opt)  # under loss scaling
+    if opt is not None and getattr(opt, "use_ema", False) and opt.built and int(opt.iterations.numpy()) > 0:
+        opt.finalize_variable_values(trainer.trainable_variables)
+
+
 def retrain(name, work_dir=None, verbose=1):
-    """Train `name` from its recipe, evaluate it, and write weights + card.json into the package."""
-    from prodgen_lessons import metrics, models
+    """Train `name` from its recipe, evaluate it, and write weights + card.json into the package.
+    A run that already finished in `work_dir` is scored and shipped, not trained again."""
+    from prodgen_lessons import models, training
 
     recipe = dict(RECIPES[_check_name(name)])
     data = recipe_data(recipe)
     work_dir = Path(work_dir or tempfile.mkdtemp(prefix=f"prodgen-{name}-"))
-    trainer, history, info = _train_recipe(recipe, data, work_dir, verbose)
+    finished = finished_run(work_dir, recipe)
+    if finished:
+        history, info = finished
+        trainer = models.build(recipe["model"], image_shape=tuple(recipe.get("image_shape", (28, 28, 1))),
+                               latent_dim=recipe.get("latent_dim"), **recipe.get("options", {}))
+        training.resume(trainer, work_dir)
+        _average_into_weights(trainer)
+        print(f"{work_dir}: the run finished ({info['epochs_done']} epochs, {info['seconds'] / 60:.1f} min); "
+              "scoring it", flush=True)
+    else:
+        trainer, history, info = _train_recipe(recipe, data, work_dir, verbose)
+        info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]  # was the CPU shared?
     s = models.spec(recipe["model"])
     recipe.setdefault("latent_dim", s.latent_dim)
     if s.kind == "classifier":
@@ -268,8 +346,7 @@ def retrain(name, work_dir=None, verbose=1):
                                                   drop_remainder=False), verbose=0)
         result, floor = {"test_accuracy": float(acc), "test_loss": float(loss)}, None
     else:
-        result, floor = metrics.evaluate_model(trainer, recipe["model"], data, *judges(data),
-                                               domains=recipe.get("domains"))
+        result, floor = score(trainer, recipe, data)
     target = PRETRAINED_DIR / name
     if target.exists():
         shutil.rmtree(target)
@@ -285,7 +362,6 @@ def retrain(name, work_dir=None, verbose=1):
         files[path.name] = {"sha256": sha256(path), "bytes": path.stat().st_size}
     card = dict(name=name, description=s.description, recipe=recipe,
                 training=dict(info, machine=machine(), date=time.strftime("%Y-%m-%d"),
-                              load_average_end=[round(x, 2) for x in os.getloadavg()],  # was the CPU shared?
                               final={k: v[-1] for k, v in history.items() if v}),
                 files=files, metrics=_jsonable(result), noise_floor=_jsonable(floor))
     _write_card(name, card)
@@ -298,8 +374,6 @@ def rescore(name):
 
     Options that act only when decoding (`DECODING_OPTIONS`) are taken from the recipe first, so a
     new temperature or guidance needs no re-training; the card notes the change."""
-    from prodgen_lessons import metrics
-
     card = read_card(name)
     recipe = card["recipe"]
     changed = {k: v for k, v in RECIPES[name].get("options", {}).items()
@@ -310,8 +384,7 @@ def rescore(name):
                             "the weights are the ones trained")
         _write_card(name, card)
     data = recipe_data(recipe)
-    result, floor = metrics.evaluate_model(load_pretrained(name), recipe["model"], data, *judges(data),
-                                           domains=recipe.get("domains"))
+    result, floor = score(load_pretrained(name), recipe, data)
     card.update(metrics=_jsonable(result), noise_floor=_jsonable(floor))
     _write_card(name, card)
     print(model_card(name))

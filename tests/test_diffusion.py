@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from prodgen_lessons import cli, data, models, training
+from prodgen_lessons import cli, data, models, pretrained, training
 from prodgen_lessons.models import diffusion
 
 TINY = {"widths": [8, 16], "embed_dim": 16, "precision": "float32"}
@@ -217,3 +217,17 @@ def test_the_multi_worker_path_trains_it_under_strategy_run():
     result = json.loads(lines[-1][len("RESULT "):])
     assert result["replicas"] == 2 and result["steps"] == 4 and result["sample_finite"]
     assert len(result["loss"]) == 2 and all(np.isfinite(result["loss"]))
+
+
+@pytest.mark.skipif(not pretrained.is_shipped("diffusion"), reason="no shipped diffusion model")
+def test_the_shipped_model_draws_what_is_asked_and_guidance_helps(tmp_path, capsys):
+    trainer = pretrained.load_pretrained("diffusion")
+    judge = pretrained.load_pretrained("classifier")
+    labels = np.arange(100) % 10
+    accuracy = {w: np.mean(judge.predict(trainer.sample(100, labels=labels, seed=1, steps=10, guidance=w),
+                                         verbose=0).argmax(1) == labels) for w in (0.0, 2.0)}
+    assert accuracy[2.0] > 0.8 and accuracy[2.0] > accuracy[0.0], accuracy
+    out = tmp_path / "sneakers.png"
+    assert cli.main(["generate", "diffusion", "--category", "运动鞋", "--steps", "20", "--guidance", "2",
+                     "--count", "4", "--out", str(out)]) == 0, capsys.readouterr().err
+    assert Image.open(out).size == (2 * 28 + 3, 2 * 28 + 3)
