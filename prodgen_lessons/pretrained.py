@@ -119,18 +119,23 @@ def read_card(name) -> dict:
     return json.loads(path.read_text())
 
 
+def build(recipe):
+    """A compiled, untrained trainer of `recipe`'s model, shape and options."""
+    from prodgen_lessons import models
+
+    return models.build(recipe["model"], image_shape=tuple(recipe.get("image_shape", (28, 28, 1))),
+                        latent_dim=recipe.get("latent_dim"), **recipe.get("options", {}))
+
+
 def load_pretrained(name, directory=None):
     """The shipped `name` model (a compiled trainer, or the classifier), every file checksummed.
 
     A file whose SHA-256 differs from the model card is refused with an error naming it.
     """
-    from prodgen_lessons import models
-
     card = read_card(name) if directory is None else json.loads((Path(directory) / "card.json").read_text())
     folder = Path(directory) if directory else PRETRAINED_DIR / name
     recipe = card["recipe"]
-    trainer = models.build(recipe["model"], image_shape=tuple(recipe.get("image_shape", (28, 28, 1))),
-                           latent_dim=recipe.get("latent_dim"), **recipe.get("options", {}))
+    trainer = build(recipe)
     for net_name, net in shipped_networks(trainer, recipe).items():
         path = folder / f"{net_name}.weights.h5"
         expected = card.get("files", {}).get(path.name, {}).get("sha256")
@@ -268,13 +273,13 @@ def score(trainer, recipe, data):
     network passes and milliseconds per image on this machine, under metrics["by_steps"]."""
     from prodgen_lessons import metrics
 
-    result, floor = metrics.evaluate_model(trainer, recipe["model"], data, *judges(data),
-                                           domains=recipe.get("domains"))
+    judged_by = judges(data)
+    result, floor = metrics.evaluate_model(trainer, recipe["model"], data, *judged_by, domains=recipe.get("domains"))
     if recipe.get("scored_steps"):
         default, result["by_steps"] = trainer.steps, {}
         for steps in recipe["scored_steps"]:
             trainer.steps = steps
-            at_steps = metrics.evaluate_model(trainer, recipe["model"], data, *judges(data))[0]
+            at_steps = metrics.evaluate_model(trainer, recipe["model"], data, *judged_by)[0]
             at_steps.update(passes=trainer.passes(), ms_per_image=ms_per_image(trainer))
             result["by_steps"][str(steps)] = at_steps
         trainer.steps = default
@@ -330,8 +335,7 @@ def retrain(name, work_dir=None, verbose=1):
     finished = finished_run(work_dir, recipe)
     if finished:
         history, info = finished
-        trainer = models.build(recipe["model"], image_shape=tuple(recipe.get("image_shape", (28, 28, 1))),
-                               latent_dim=recipe.get("latent_dim"), **recipe.get("options", {}))
+        trainer = build(recipe)
         training.resume(trainer, work_dir)
         _average_into_weights(trainer)
         print(f"{work_dir}: the run finished ({info['epochs_done']} epochs, {info['seconds'] / 60:.1f} min); "
