@@ -25,19 +25,11 @@ OUT = Path(pretrained.__file__).parent / "assets" / "cgan_choices.json"
 N = 5000
 
 
-def score(trainer, judges, reference, test):
-    """FID and FID2 of N samples (and of N test photos: the floors) against the reference photos."""
+def score(trainer, reference, floors):
+    """FID and FID2 of N samples against the reference photos, the conditional accuracy, the floors."""
     labels = np.arange(N) % 10
-    images = trainer.sample(N, labels=labels, seed=1)
-    result = {}
-    for key, judge in judges.items():
-        ref = judge.embed(reference)[0]
-        features, probs = judge.embed(images)
-        result[key] = metrics.fid(features, ref)
-        result[f"{key}_floor"] = metrics.fid(judge.embed(test)[0], ref)
-        if key == "fid":
-            result["accuracy"] = float(np.mean(probs.argmax(1) == labels))
-    return result
+    result = reference.score(trainer.sample(N, labels=labels, seed=1), labels)
+    return {**result, **{f"{key}_floor": floors[key] for key in reference.judges}}
 
 
 def main(argv=None):
@@ -50,7 +42,9 @@ def main(argv=None):
     products = data.load_fashion_mnist()
     classifier, second = pretrained.judges(catalogue)
     judges = {"fid": metrics.Evaluator(classifier, sample_size=N), "fid2": metrics.Evaluator(second, sample_size=N)}
-    reference = products.x_train[np.random.default_rng(0).choice(len(products.x_train), N, replace=False)]
+    reference = metrics.Reference(
+        judges, products.x_train[np.random.default_rng(0).choice(len(products.x_train), N, replace=False)])
+    floors = reference.score(products.x_test[:N])   # real test photos against the same reference
     results = json.loads(OUT.read_text()) if OUT.is_file() else {}
     recipe = pretrained.RECIPES["cgan"]
     for name, change in VARIANTS.items():
@@ -64,10 +58,12 @@ def main(argv=None):
                 options={**recipe["options"], **change}, out_dir=Path(args.work_dir) / f"{name}_{seed}".replace(" ", "_"),
                 resume=True, samples=False, verbose=0)
             steps = int(trainer.g_optimizer.iterations)
+            # a resumed run trained only its last epochs in this call: time those steps alone
+            steps_now = steps * len(next(iter(history.values()), [])) // max(info["epochs_done"], 1)
             results[key] = dict(variant=name, seed=seed, epochs=args.epochs, steps=steps,
-                                ms_per_step=1000 * info["seconds"] / max(steps, 1),
+                                ms_per_step=1000 * info["seconds"] / steps_now if steps_now else None,
                                 parameters=trainer.generator.count_params() + trainer.discriminator.count_params(),
-                                **score(trainer, judges, reference, products.x_test[:N]))
+                                **score(trainer, reference, floors))
             print(key, {k: round(v, 3) if isinstance(v, float) else v for k, v in results[key].items()},
                   f"({time.time() - start:.0f} s)", flush=True)
             training.write_json(OUT, results, indent=1)

@@ -1,7 +1,8 @@
 """Time-to-quality: which recipe reaches good product images first, on one CPU machine?
 
 For every model family the course teaches (cGAN, DCGAN, InfoGAN, VAE, CVAE, CycleGAN), trains the
-course's recipe beside a published reference recipe (benchmarks/recipes.py) on the same
+course's recipe beside a published reference recipe (and, in the "conditional" race, the course's
+diffusion model beside a guided DDPM, the cGAN and the CVAE) (benchmarks/recipes.py) on the same
 Fashion-MNIST training split for the same wall-clock budget, one run at a time, and scores each at
 fixed checkpoints (budget/8, /4, /2 and the budget; the clock is paused while scoring) with
 `prodgen_lessons.metrics.Evaluator` in two feature spaces: the course classifier's ("FID") and
@@ -64,10 +65,11 @@ class Family:
     recall: float = None            # recall >= this
     purity: float = None            # an InfoGAN's categorical code: one-to-one purity >= this
     accuracy_label: str = "cond. acc."
+    marked: str = None              # the recipe the marks are for (default course_<name>)
 
     @property
     def course(self):
-        return f"course_{self.name}"
+        return self.marked or f"course_{self.name}"
 
     def marks(self):
         """The family's marks in table order; "all" when there are several."""
@@ -95,6 +97,10 @@ FAMILIES = {f.name: f for f in [
            8.0, purity=0.75),
     Family("vae", "Variational autoencoders", ("tf_vae", "course_vae"), 20.0),
     Family("cvae", "Conditional VAEs", ("tf_cvae", "course_cvae"), 20.0, accuracy=0.90),
+    Family("conditional", "Conditional generators: diffusion against the cGAN and the CVAE",
+           ("guided_ddpm", "course_cvae", "course_cgan", "course_cgan_d1024", "course_diffusion_lean",
+            "course_diffusion"), 4.0,
+           accuracy=0.93, marked="course_diffusion"),
     Family("cyclegan", "CycleGANs: sneakers -> ankle boots", ("kerasio_cyclegan", "course_cyclegan"),
            10.0, accuracy=0.95, accuracy_label="classified as boot"),
 ]}

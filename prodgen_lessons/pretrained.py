@@ -162,6 +162,22 @@ def load_pretrained(name, directory=None):
     return trainer
 
 
+def continue_from(name, **options):
+    """A fresh trainer of the shipped `name` recipe with `options` changed (learning rate, loss, beta,
+    dropout: any option that keeps the networks' weights), its networks holding the shipped weights
+    (checksummed) and its optimiser new: the start of a controlled run that trains a model on."""
+    recipe = read_card(name)["recipe"]
+    shipped = shipped_networks(load_pretrained(name), recipe)
+    trainer = build({**recipe, "options": {**recipe.get("options", {}), **options}})
+    for stem, network in shipped_networks(trainer, recipe).items():
+        try:
+            network.set_weights(shipped[stem].get_weights())
+        except ValueError as e:
+            raise ValueError(f"{sorted(options)} change the shape of {name!r}'s {stem}, so its shipped weights "
+                             f"cannot be continued; train that setting from scratch instead ({e})") from None
+    return trainer
+
+
 def judges(catalogue):
     """(classifier, second opinion or None): the shipped networks whose features every card's
     metrics are measured in (`metrics.evaluate_model` takes them). They know Fashion-MNIST's

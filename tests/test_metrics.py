@@ -288,6 +288,19 @@ def test_evaluator_end_to_end(tiny_classifier):
     assert all(line[value_end - 1] != " " for line in lines[2:])
 
 
+def test_reference_scores_images_against_photos_embedded_once(tiny_classifier):
+    photos, other = blob_images(300, 0), blob_images(300, 3)
+    judges = {"fid": M.Evaluator(tiny_classifier), "fid2": M.Evaluator(tiny_classifier, feature_layer="features")}
+    reference = M.Reference(judges, photos)
+    assert reference.score(photos) == pytest.approx({"fid": 0.0, "fid2": 0.0}, abs=1e-6)
+    labels = np.arange(300) % 10
+    scored = reference.score(other, labels)
+    direct = judges["fid"].embed(other)
+    assert scored["fid"] == pytest.approx(M.fid(direct[0], reference.features["fid"])) and scored["fid"] > 0
+    assert scored["accuracy"] == M.conditional_accuracy(direct[1], labels)
+    assert "accuracy" not in reference.score(other)  # no labels, no accuracy
+
+
 def test_evaluator_input_checks(tiny_classifier):
     import keras
 

@@ -90,6 +90,19 @@ def test_tampered_weights_are_refused(tmp_path):
         pretrained.load_pretrained(name, directory=copy)
 
 
+@pytest.mark.skipif("cgan_midway" not in SHIPPED, reason="no shipped cgan_midway")
+def test_continue_from_changes_an_option_and_keeps_the_shipped_weights():
+    shipped = pretrained.load_pretrained("cgan_midway")
+    run = pretrained.continue_from("cgan_midway", learning_rate=1e-3, loss="bce")
+    for name in ("generator", "discriminator"):
+        for a, b in zip(getattr(run, name).get_weights(), getattr(shipped, name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    assert run.loss == "bce" and float(run.g_optimizer.learning_rate) == pytest.approx(1e-3)
+    assert int(run.g_optimizer.iterations) == 0  # a fresh optimiser
+    with pytest.raises(ValueError, match=r"\['base_filters'\] change the shape of 'cgan_midway'"):
+        pretrained.continue_from("cgan_midway", base_filters=32)
+
+
 def test_train_checkpoints_and_resumes(tmp_path, sample):
     out = tmp_path / "run"
     trainer, history, info = training.train("dcgan", epochs=1, batch_size=100, data=sample,

@@ -94,9 +94,10 @@ def build_generator(latent_dim=64, image_shape=(28, 28, 1), num_classes=10, num_
 
 def build_discriminator(image_shape=(28, 28, 1), num_classes=10, num_colours=0,
                         condition="projection", ac=True, twin=False, base_filters=64, dropout=0.0,
-                        attention=False):
+                        attention=False, hidden=0):
     """D([image, label(, colour)]) -> logit, or [logit, class logits(, colour logits)] when ac=True;
-    twin=True (needs ac) appends a twin classifier head per condition, trained on fakes (TAC-GAN)."""
+    twin=True (needs ac) appends a twin classifier head per condition, trained on fakes (TAC-GAN).
+    hidden > 0: a fully connected layer of that many units on the features (the DCGAN's choice)."""
     image_shape = check_image_shape(image_shape)
     cards = _cardinalities(num_classes, num_colours)
     if condition not in ("concat", "projection"):
@@ -112,7 +113,7 @@ def build_discriminator(image_shape=(28, 28, 1), num_classes=10, num_colours=0,
         maps = [ops.one_hot(c, k)[:, None, None, :] * ones for k, c in zip(cards, conds)]
         x = layers.Concatenate()([image] + maps)
     att = SelfAttention(name="self_attention") if attention else None
-    h = discriminator_body(x, image_shape, base_filters, dropout, attention=att)
+    h = discriminator_body(x, image_shape, base_filters, dropout, attention=att, hidden=hidden)
     logit = layers.Dense(1, name="linear")(h)
     if condition == "projection":
         dim = h.shape[-1]
@@ -299,7 +300,7 @@ class MultiConditionCGAN(CGAN):
 
 def build_cgan(image_shape=(28, 28, 1), latent_dim=64, num_classes=10, colour=False, condition="projection", attention=False, ac_weight=1.0,
                twin_weight=0.75, loss="hinge", label_smoothing=0.0, base_filters=64, learning_rate=2e-4,
-               dropout=0.0, ema=0.999, precision="auto"):
+               dropout=0.0, ema=0.999, precision="auto", hidden=0):
     """The course's default cGAN, compiled and ready for `fit(make_dataset(..., batch_size=64))`.
 
     colour=True gives a MultiConditionCGAN: category and colour (RGB images, `data.COLOURS`).
@@ -307,6 +308,8 @@ def build_cgan(image_shape=(28, 28, 1), latent_dim=64, num_classes=10, colour=Fa
     (`WeightAveragingAdam`); `sample` and the G that `fit` leaves use the average (Yazici et al.
     2019). None or 0 switches it off.
     twin_weight > 0 adds the twin classifier of TAC-GAN (see `CGAN`); it needs ac_weight > 0.
+    hidden > 0 adds a fully connected layer of that many units to D; learning_rate may be a pair
+    (G's, D's), as the DCGAN's (1e-3, 2e-4).
     loss: "hinge" or "bce" (the article's, where `label_smoothing` applies); see `CGAN`.
     precision: "auto" computes in bfloat16 (weights stay float32) on a CPU that multiplies
     bfloat16 in hardware, else in float32, unless a global policy was set (`resolve_precision`);
@@ -323,7 +326,7 @@ def build_cgan(image_shape=(28, 28, 1), latent_dim=64, num_classes=10, colour=Fa
                                     base_filters=base_filters, attention=attention)
         discriminator = build_discriminator(image_shape, num_classes, num_colours, condition=condition,
                                             ac=ac_weight > 0, twin=twin_weight > 0, base_filters=base_filters,
-                                            dropout=dropout, attention=attention)
+                                            dropout=dropout, attention=attention, hidden=hidden)
         if colour:
             trainer = MultiConditionCGAN(generator, discriminator, ac_weight=ac_weight,
                                          twin_weight=twin_weight, loss=loss, label_smoothing=label_smoothing)

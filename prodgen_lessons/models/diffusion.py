@@ -114,17 +114,23 @@ def residual_block(x, condition, width):
     return skip + h
 
 
-def build_denoiser(image_shape=(28, 28, 1), num_classes=10, widths=(48, 96), embed_dim=128):
+def build_denoiser(image_shape=(28, 28, 1), num_classes=10, widths=(48, 96), embed_dim=128, merge="concat",
+                   middle=True, up_kernel=3):
     """F([noisy image * c_in, c_noise, label]) -> F's output, shape image_shape (float32).
 
     label num_classes means "no category" (the unconditional denoiser of guidance). The U-Net
-    has one resolution per entry of `widths`, the first at half the image side."""
+    has one resolution per entry of `widths`, the first at half the image side. What a step
+    costs: merge "concat" joins the way down's features to the way up's, "add" sums them (the
+    block after them then works at its own width); middle=False drops the coarsest level's second
+    block; up_kernel is the kernel of the convolution after each upsampling."""
     height, width, channels = check_image_shape(image_shape)
     if height % 2 or width % 2:
         raise ValueError(f"the diffusion model needs even image sides (space-to-depth), got {height}x{width}")
     widths = [int(w) for w in widths]
     if not widths or min(widths) < 1:
         raise ValueError(f"widths must be one or more positive channel counts, got {widths}")
+    if merge not in ("concat", "add"):
+        raise ValueError(f'merge must be "concat" or "add", got {merge!r}')
     multiple = 2 ** len(widths)  # space-to-depth halves once, every level below the first once more
     pad_h, pad_w = -height % multiple, -width % multiple
 
@@ -144,11 +150,13 @@ def build_denoiser(image_shape=(28, 28, 1), num_classes=10, widths=(48, 96), emb
             x = layers.Conv2D(w, 3, strides=2, padding="same")(x)
         x = residual_block(x, condition, w)
         skips.append(x)
-    x = residual_block(x, condition, widths[-1])  # the coarsest resolution, once more
+    if middle:
+        x = residual_block(x, condition, widths[-1])  # the coarsest resolution, once more
     for i in reversed(range(len(widths))):  # up, each level given its twin from the way down
-        x = residual_block(layers.Concatenate()([x, skips[i]]), condition, widths[i])
+        x = layers.Concatenate()([x, skips[i]]) if merge == "concat" else x + skips[i]
+        x = residual_block(x, condition, widths[i])
         if i:
-            x = layers.Conv2D(widths[i - 1], 3, padding="same")(layers.UpSampling2D()(x))
+            x = layers.Conv2D(widths[i - 1], up_kernel, padding="same")(layers.UpSampling2D()(x))
     x = layers.Activation("swish")(layers.GroupNormalization(math.gcd(8, widths[0]))(x))
     # zero-initialised: F starts at 0, so D starts as c_skip * x, a sensible blur
     x = DepthToSpace()(layers.Conv2D(4 * channels, 3, padding="same", kernel_initializer="zeros")(x))
@@ -352,7 +360,7 @@ class _AveragedWeights:
 
 
 def build_diffusion(image_shape=(28, 28, 1), latent_dim=None, num_classes=10, widths=(48, 96), embed_dim=128,
-                    sigma_data=0.7, p_mean=-1.2, p_std=1.2, condition_dropout=0.1, learning_rate=1e-3, ema=0.999,
+                    merge="concat", middle=True, up_kernel=3, sigma_data=0.7, p_mean=-1.2, p_std=1.2, condition_dropout=0.1, learning_rate=1e-3, ema=0.999,
                     steps=12, guidance=0.75, sampler="heun", precision="auto"):
     """The course's conditional diffusion model, compiled and ready for
     `fit(make_dataset(..., batch_size=64))` on (images in [-1, 1], labels).
@@ -367,7 +375,8 @@ def build_diffusion(image_shape=(28, 28, 1), latent_dim=None, num_classes=10, wi
     if not 0.0 < ema < 1.0:
         raise ValueError(f"ema must be a momentum in (0, 1), got {ema}")
     with dtype_policy(resolve_precision(precision)):
-        trainer = Diffusion(build_denoiser(image_shape, num_classes, widths, embed_dim), num_classes,
+        trainer = Diffusion(build_denoiser(image_shape, num_classes, widths, embed_dim, merge, middle, up_kernel),
+                            num_classes,
                             sigma_data=sigma_data, p_mean=p_mean, p_std=p_std, condition_dropout=condition_dropout,
                             steps=steps, guidance=guidance, sampler=sampler)
         trainer.compile(optimizer=WeightAveragingAdam(learning_rate, ema_momentum=ema))
