@@ -22,9 +22,11 @@ def tiny(image_shape=(28, 28, 1), **options):
     return models.build("diffusion", image_shape=image_shape, **{**TINY, **options})
 
 
-@pytest.mark.parametrize("shape", [(28, 28, 1), (16, 16, 3), (30, 30, 3), (20, 36, 3)])
-def test_denoiser_keeps_any_even_image_shape(shape):
-    denoiser = diffusion.build_denoiser(shape, num_classes=4, widths=(8, 16), embed_dim=16)
+@pytest.mark.parametrize("shape, lean", [((28, 28, 1), False), ((16, 16, 3), False), ((30, 30, 3), True),
+                                         ((20, 36, 3), True)])
+def test_denoiser_keeps_any_even_image_shape(shape, lean):
+    cheaper = dict(merge="add", middle=False) if lean else {}
+    denoiser = diffusion.build_denoiser(shape, num_classes=4, widths=(8, 16), embed_dim=16, **cheaper)
     x = np.random.default_rng(0).standard_normal((3, *shape)).astype("float32")
     out = denoiser([x, np.zeros(3, "float32"), np.array([0, 3, 4], "int32")])  # 4: no category
     assert tuple(out.shape) == (3, *shape) and keras.backend.standardize_dtype(out.dtype) == "float32"
@@ -116,6 +118,8 @@ def test_bad_settings_raise_value_error():
         trainer.sample(2, labels=[0, 10])
     with pytest.raises(ValueError, match="sampler"):
         tiny(sampler="ddpm")
+    with pytest.raises(ValueError, match="merge"):
+        tiny(merge="stack")
 
 
 def held_out_loss(trainer, images, labels, levels=(0.05, 0.2, 0.5, 1.0, 2.0, 5.0)):

@@ -115,14 +115,14 @@ def residual_block(x, condition, width):
 
 
 def build_denoiser(image_shape=(28, 28, 1), num_classes=10, widths=(48, 96), embed_dim=128, merge="concat",
-                   middle=True, up_kernel=3):
+                   middle=True):
     """F([noisy image * c_in, c_noise, label]) -> F's output, shape image_shape (float32).
 
     label num_classes means "no category" (the unconditional denoiser of guidance). The U-Net
     has one resolution per entry of `widths`, the first at half the image side. What a step
     costs: merge "concat" joins the way down's features to the way up's, "add" sums them (the
     block after them then works at its own width); middle=False drops the coarsest level's second
-    block; up_kernel is the kernel of the convolution after each upsampling."""
+    block."""
     height, width, channels = check_image_shape(image_shape)
     if height % 2 or width % 2:
         raise ValueError(f"the diffusion model needs even image sides (space-to-depth), got {height}x{width}")
@@ -156,7 +156,7 @@ def build_denoiser(image_shape=(28, 28, 1), num_classes=10, widths=(48, 96), emb
         x = layers.Concatenate()([x, skips[i]]) if merge == "concat" else x + skips[i]
         x = residual_block(x, condition, widths[i])
         if i:
-            x = layers.Conv2D(widths[i - 1], up_kernel, padding="same")(layers.UpSampling2D()(x))
+            x = layers.Conv2D(widths[i - 1], 3, padding="same")(layers.UpSampling2D()(x))
     x = layers.Activation("swish")(layers.GroupNormalization(math.gcd(8, widths[0]))(x))
     # zero-initialised: F starts at 0, so D starts as c_skip * x, a sensible blur
     x = DepthToSpace()(layers.Conv2D(4 * channels, 3, padding="same", kernel_initializer="zeros")(x))
@@ -360,8 +360,8 @@ class _AveragedWeights:
 
 
 def build_diffusion(image_shape=(28, 28, 1), latent_dim=None, num_classes=10, widths=(48, 96), embed_dim=128,
-                    merge="concat", middle=True, up_kernel=3, sigma_data=0.7, p_mean=-1.2, p_std=1.2, condition_dropout=0.1, learning_rate=1e-3, ema=0.999,
-                    steps=12, guidance=0.75, sampler="heun", precision="auto"):
+                    merge="concat", middle=True, sigma_data=0.7, p_mean=-1.2, p_std=1.2, condition_dropout=0.1,
+                    learning_rate=1e-3, ema=0.999, steps=12, guidance=0.75, sampler="heun", precision="auto"):
     """The course's conditional diffusion model, compiled and ready for
     `fit(make_dataset(..., batch_size=64))` on (images in [-1, 1], labels).
 
@@ -375,8 +375,7 @@ def build_diffusion(image_shape=(28, 28, 1), latent_dim=None, num_classes=10, wi
     if not 0.0 < ema < 1.0:
         raise ValueError(f"ema must be a momentum in (0, 1), got {ema}")
     with dtype_policy(resolve_precision(precision)):
-        trainer = Diffusion(build_denoiser(image_shape, num_classes, widths, embed_dim, merge, middle, up_kernel),
-                            num_classes,
+        trainer = Diffusion(build_denoiser(image_shape, num_classes, widths, embed_dim, merge, middle), num_classes,
                             sigma_data=sigma_data, p_mean=p_mean, p_std=p_std, condition_dropout=condition_dropout,
                             steps=steps, guidance=guidance, sampler=sampler)
         trainer.compile(optimizer=WeightAveragingAdam(learning_rate, ema_momentum=ema))
