@@ -551,23 +551,11 @@ class GuidedDDPM(diffusion.Diffusion):
     def preconditioning(self, sigma):
         return 1.0, -sigma, 1.0 / ops.sqrt(sigma**2 + 1.0), ops.log(sigma) / 4.0
 
-    def train_step(self, data):
-        images, labels = tf.cast(data[0], "float32"), tf.cast(data[1], "int32")
-        batch = tf.shape(images)[0]
-        sigma = tf.reshape(tf.gather(self.sigma_t, tf.random.uniform((batch,), 0, self.T, dtype="int32")),
-                           (-1, 1, 1, 1))
-        noise = tf.random.normal(tf.shape(images))
-        labels = tf.where(tf.random.uniform((batch,)) < self.condition_dropout, self.num_classes, labels)
-        _, _, c_in, c_noise = self.preconditioning(sigma)
-        with tf.GradientTape() as tape:
-            output = self.denoiser([c_in * (images + sigma * noise), tf.reshape(c_noise, (-1,)), labels],
-                                   training=True)
-            loss = ops.mean(ops.square(ops.cast(output, "float32") - noise))
-            scaled = self.optimizer.scale_loss(loss)
-        variables = self.denoiser.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
-        self.loss_tracker.update_state(loss)
-        return {m.name: m.result() for m in self.metrics}
+    def training_sigmas(self, batch):
+        """sigma_t at t drawn uniformly from 0..T-1. With c_skip = 1 and c_out = -sigma, the
+        course's regression target (y - c_skip x) / c_out is the noise eps: the papers' loss."""
+        t = tf.random.uniform((batch,), 0, self.T, dtype="int32")
+        return tf.reshape(tf.gather(self.sigma_t, t), (-1, 1, 1, 1))
 
     def _solve(self, x, labels, steps, guidance):
         sigmas = np.append(self.sigma_t[np.linspace(self.T - 1, 0, steps).round().astype(int)], 0.0)

@@ -771,6 +771,11 @@ def finished_run(families, recipe, seed, notes=None):
     return None
 
 
+def lacks_fid2(run):
+    """A run scored before the second network joined the benchmark."""
+    return any(point.get("fid2") is None for point in run["checkpoints"])
+
+
 def family_report(family, section):
     """A family's entry of results.json: targets, floor, N, and runs + summary per recipe."""
     import recipes
@@ -836,14 +841,15 @@ def planned_runs(families, recipe_names, repeats):
 def run_benchmark(data, classifiers, family_names=("cgan",), recipe_names=None, minutes=DEFAULT_MINUTES,
                   repeats=1, sample_size=5000, out_dir=HERE, smoke_reasons=(),
                   classifier_names=("classifier", "classifier2"), command="",
-                  fractions=CHECKPOINT_FRACTIONS, fresh=False, log=print):
+                  fractions=CHECKPOINT_FRACTIONS, fresh=False, rerun=False, log=print):
     """Run the recipes of the families named `repeats` times; write RESULTS.md, results.json and
     time_to_quality.png.
 
     `classifiers`: the two keras classifiers with a "features" layer whose feature spaces score
     (the shipped "classifier" and "classifier2" for real runs). `recipe_names` narrows the
     families' recipes. The finished runs of out_dir/results.json (same settings; all families)
-    are kept and only missing (recipe, seed) runs are trained, unless `fresh`. The files are
+    are kept and only missing (recipe, seed) runs are trained, unless `fresh`; `rerun` also trains
+    again the selected runs scored before FID2 existed, replacing them in every family. The files are
     rewritten after every run. Returns the report dict (what results.json holds).
     """
     import recipes
@@ -896,6 +902,16 @@ def run_benchmark(data, classifiers, family_names=("cgan",), recipe_names=None, 
                 "that run is dropped")
             runs[:] = [r for r in runs if r not in stale]
         kept = finished_run(state, name, seed, notes)
+        homes = []  # with --rerun: the other families whose run of this seed the new run replaces
+        if kept and rerun and lacks_fid2(kept[1]):
+            log(f"{family.name}: {name}, seed {seed}: its run of {kept[1].get('started', 'an earlier day')} "
+                "has no FID2: trained again (--rerun)")
+            for home, section in state.items():
+                old = section["recipes"].get(name, {}).get("runs", [])
+                if any(r["seed"] == seed for r in old) and home != family.name:
+                    homes.append(old)
+                old[:] = [r for r in old if r["seed"] != seed]
+            kept = None
         if kept:
             log(f"{family.name}: {name}, seed {seed}: kept (a finished run of the {kept[0]} family)")
             if kept[0] != family.name:
@@ -904,6 +920,8 @@ def run_benchmark(data, classifiers, family_names=("cgan",), recipe_names=None, 
         log(f"{family.name}: {name}, seed {seed} ({seed + 1}/{repeats}): training for {minutes:g} min")
         evaluators, n_scored, _ = measured[translates(family)]
         runs.append(run_recipe(recipes.get(name), data, evaluators, checkpoints_s, n_scored, seed=seed, log=log))
+        for home in homes:
+            home.append(runs[-1])
         write()  # after every run: an interrupted benchmark keeps what it finished
     report = write()
     log(f"wrote {out_dir / 'RESULTS.md'}, {out_dir / 'results.json'}, {out_dir / 'time_to_quality.png'}")
@@ -947,6 +965,9 @@ def main(argv=None):
                    help="where to write RESULTS.md etc.; default benchmarks/ (a temp folder for smoke runs)")
     p.add_argument("--throwaway-classifier", action="store_true",
                    help="score with two briefly trained classifiers instead of the pretrained ones (smoke runs)")
+    p.add_argument("--rerun", action="store_true",
+                   help="also train again the selected recipes' runs scored before FID2 existed, "
+                        "replacing them")
     p.add_argument("--fresh", action="store_true",
                    help="start OUT_DIR/results.json anew instead of keeping its finished runs")
     p.add_argument("--resume", action="store_true",
@@ -1003,7 +1024,8 @@ def main(argv=None):
                                                          else " " + " ".join(sys.argv[1:] if argv is None else argv))
     report = run_benchmark(data, classifiers, args.family, args.recipes, args.minutes, args.repeats,
                            args.sample_size, out_dir, smoke_reasons=smoke, classifier_names=names,
-                           command=command, fractions=fractions, fresh=args.fresh)
+                           command=command, fractions=fractions, fresh=args.fresh,
+                          rerun=args.rerun)
     print(Path(out_dir, "RESULTS.md").read_text())
     problems = check(report, [f.name for f in selected_families(args.family)])
     for problem in problems:

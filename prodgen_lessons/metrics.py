@@ -514,11 +514,13 @@ class Evaluator:
     `classifier`: a functional or Sequential keras.Model taking [0, 1] images (N, 28, 28, 1), with a
     Dense layer named `feature_layer` ("features") and a softmax output. Images are compared on at
     most `sample_size` samples per set (drawn with `seed`), because FID depends on sample size:
-    only compare numbers computed at the same size, and next to `noise_floor`.
+    only compare numbers computed at the same size, and next to `noise_floor`. `copying=False`
+    leaves out the data-copying z, whose size grows with the sample size: the course reads it at
+    the model cards' size only.
     """
 
     def __init__(self, classifier, sample_size=10000, batch_size=500, feature_layer="features",
-                 kid_subsets=100, kid_subset_size=1000, k=3, seed=0):
+                 kid_subsets=100, kid_subset_size=1000, k=3, seed=0, copying=True):
         import keras
 
         try:
@@ -538,6 +540,7 @@ class Evaluator:
         self.kid_subset_size = kid_subset_size
         self.k = k
         self.seed = seed
+        self.copying = bool(copying)
 
     def _prepare(self, images, name):
         import keras
@@ -625,7 +628,7 @@ class Evaluator:
         out = self._score(g_f, g_p, None if labels is None else labels[gi],
                           r_f, r_p, None if train_y is None else train_y[ri])
         test_x, _ = _split_real(real_test, "real_test")
-        if test_x is not None:
+        if test_x is not None and self.copying:
             ti = self._subsample(len(test_x), self.sample_size, 3)
             t_f, _ = self.embed(test_x[ti], "real_test")
             out.update(self._copying(g_f, t_f, r_f))
@@ -652,7 +655,7 @@ class Evaluator:
         out = self._score(t_f, t_p, None if test_y is None else test_y[ti],
                           r_f, r_p, None if train_y is None else train_y[ri])
         half = len(t_f) // 2
-        if half >= 2:
+        if half >= 2 and self.copying:
             out.update(self._copying(t_f[:half], t_f[half:], r_f))
         return out
 

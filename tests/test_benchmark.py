@@ -271,6 +271,24 @@ def test_finished_runs_are_kept_and_other_settings_refused(sample, judges, repor
     assert [r["seed"] for r in runs] == [0, 1]
     assert all(r["notes"] == recipes.get("course_cgan").notes for r in runs)
     assert any("changed since" in line for line in lines) and sum("training for" in line for line in lines) == 1
+    # --rerun trains a run scored without FID2 again and puts the new run wherever the old one was
+    stale = json.loads((tmp_path / "results.json").read_text())
+    for family in stale["families"].values():
+        for run in family["recipes"].get("course_cgan", {}).get("runs", []):
+            if run["seed"] == 0:
+                for point in run["checkpoints"]:
+                    point.pop("fid2", None)
+    (tmp_path / "results.json").write_text(json.dumps(stale))
+    lines = []
+    redone = ttq.run_benchmark(sample, judges, ["cgan"], ["course_cgan"], **{**kwargs, "rerun": True,
+                                                                           "repeats": 2, "log": lines.append})
+    assert any("has no FID2" in line for line in lines) and sum("training for" in line for line in lines) == 1
+    new_run = redone["families"]["cgan"]["recipes"]["course_cgan"]["runs"][0]
+    assert new_run["seed"] == 0 and new_run != runs[0]
+    assert [r["seed"] for r in redone["families"]["cgan"]["recipes"]["course_cgan"]["runs"]] == [0, 1]
+    for family in redone["families"].values():
+        for run in family["recipes"].get("course_cgan", {}).get("runs", []):
+            assert run["seed"] != 0 or run == new_run
 
 
 def test_the_cgan_only_results_file_is_read_into_the_family_layout(tmp_path):
@@ -308,6 +326,9 @@ def test_guided_ddpm_is_the_papers_process_written_in_noise_levels():
         np.testing.assert_allclose(c_in * (y + sigma * eps), x_t, rtol=1e-4, atol=1e-5)
         # the network's target is eps: D = c_skip x + c_out eps gives y back
         np.testing.assert_allclose(c_skip * (y + sigma * eps) + c_out * eps, y, atol=1e-5)
+    drawn = trainer.training_sigmas(512).numpy()  # t uniform over the schedule, not EDM's log-normal
+    assert drawn.shape == (512, 1, 1, 1) and np.isin(drawn, trainer.sigma_t).all()
+    assert np.median(drawn) == pytest.approx(np.median(trainer.sigma_t), rel=0.5)
     target = np.full((28, 28, 1), 0.25, "float32")
     trainer.denoise = lambda x, sigma, labels, guidance: np.broadcast_to(target, x.shape)
     assert trainer.passes() == 10  # 5 Euler steps, each with the unconditional pass of guidance

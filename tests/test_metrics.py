@@ -287,6 +287,14 @@ def test_evaluator_end_to_end(tiny_classifier):
     value_end = lines[0].index("value") + len("value")
     assert all(line[value_end - 1] != " " for line in lines[2:])
 
+    # copying=False: no C_T in the scores, the floor or the table; everything else unchanged
+    quiet = M.Evaluator(tiny_classifier, sample_size=200, kid_subsets=5, kid_subset_size=100, copying=False)
+    m_quiet = quiet.evaluate(gen_uint8, requested_labels=np.arange(300) % 10, real_train=train, real_test=test)
+    floor_quiet = quiet.noise_floor(train, test)
+    assert not {"copying_z", "copied_fraction"} & (set(m_quiet) | set(floor_quiet))
+    assert m_quiet["fid"] == m["fid"] and floor_quiet["recall"] == floor["recall"]
+    assert "copying" not in M.format_report(m_quiet, floor_quiet)
+
 
 def test_reference_scores_images_against_photos_embedded_once(tiny_classifier):
     photos, other = blob_images(300, 0), blob_images(300, 3)

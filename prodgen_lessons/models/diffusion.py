@@ -236,12 +236,18 @@ class Diffusion(keras.Model):
         c_in = 1.0 / ops.sqrt(total)
         return self.sigma_data**2 / total, sigma * self.sigma_data * c_in, c_in, ops.log(sigma) / 4.0
 
+    def training_sigmas(self, batch):
+        """The noise levels a training batch is corrupted with, shape (batch, 1, 1, 1): log-normal,
+        ln(sigma) ~ N(p_mean, p_std^2), most of them where the denoiser's task is neither trivial
+        nor hopeless."""
+        return tf.exp(self.p_mean + self.p_std * tf.random.normal((batch, 1, 1, 1)))
+
     def train_step(self, data):
         if not isinstance(data, (tuple, list)) or len(data) < 2:
             raise ValueError("Diffusion needs a dataset of (images, labels)")
         images, labels = tf.cast(data[0], "float32"), tf.cast(data[1], "int32")
         batch = tf.shape(images)[0]
-        sigma = tf.exp(self.p_mean + self.p_std * tf.random.normal((batch, 1, 1, 1)))
+        sigma = self.training_sigmas(batch)
         noisy = images + sigma * tf.random.normal(tf.shape(images))
         # a share of the batch learns the unconditional denoiser that guidance needs
         dropped = tf.random.uniform((batch,)) < self.condition_dropout
