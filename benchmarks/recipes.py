@@ -659,6 +659,16 @@ RECIPES = {r.name: r for r in [
                            "bfloat16 where the CPU has it; the InfoGAN paper's 1,024-unit layer "
                            "(+ BatchNorm) in D and G's learning rate 1e-3 (D's 2e-4)", name="plain_dcgan",
                   clusters=0),
+    # the DCGAN ladder: the textbook recipe on the course's networks, then one choice at a time
+    course_recipe("dcgan", "the DCGAN paper's training on the course's networks: the cross-entropy loss, "
+                           "dropout 0.3 in D, Adam(2e-4, 0.5) for both, no weight average, no 1,024-unit "
+                           "layer (G and D still updated from one forward pass, bfloat16 where the CPU has it)",
+                  name="dcgan_textbook", loss="bce", dropout=0.3, hidden=0, learning_rate=2e-4, ema=None,
+                  clusters=0),
+    course_recipe("dcgan", "dcgan_textbook with the hinge loss and no dropout", name="dcgan_hinge",
+                  dropout=0.0, hidden=0, learning_rate=2e-4, ema=None, clusters=0),
+    course_recipe("dcgan", "dcgan_hinge sampling from a moving average of G's weights (momentum 0.999)",
+                  name="dcgan_ema", hidden=0, learning_rate=2e-4, clusters=0),
     course_recipe("dcgan", "course_dcgan with 50 clusters, the version shipped before the paper's 100 "
                            "won the race", name="course_dcgan_k50", clusters=50),
     course_recipe("dcgan", "plain_dcgan made self-conditioned (Liu et al. 2020): G (an embedding of 8 "
@@ -697,6 +707,12 @@ RECIPES = {r.name: r for r in [
                  "for sharp products). Ours: grey levels in [0, 1] as soft Bernoulli targets (the "
                  "tutorial binarises MNIST), and the course's VAE step, which takes the KL term in "
                  "closed form (the tutorial estimates the same ELBO from its one sampled z)"),
+    # the VAE ladder: the textbook VAE on the course's networks, then one choice at a time
+    course_recipe("vae", "the textbook VAE on the course's networks: beta 1, samples from N(0, I) decoded at "
+                         "temperature 1", name="vae_textbook", beta=1.0, prior_components=0, temperature=1.0),
+    course_recipe("vae", "vae_textbook with beta 0.05", name="vae_beta", prior_components=0, temperature=1.0),
+    course_recipe("vae", "vae_beta sampling from a mixture of 50 Gaussians fitted to the training codes",
+                  name="vae_mixture", temperature=1.0),
     course_recipe("vae", "convolutional VAE with Bernoulli logits, Adam 1e-3; with prior_components it "
                          "samples from a mixture fitted to the training codes (fitted anew at each checkpoint)"),
     Recipe("tf_cvae", "TF VAE tutorial with a label (CVAE)", "tensorflow.org/tutorials/generative/cvae",

@@ -103,6 +103,12 @@ FAMILIES = {f.name: f for f in [
            accuracy=0.93, marked="course_diffusion"),
     Family("cyclegan", "CycleGANs: sneakers -> ankle boots", ("kerasio_cyclegan", "course_cyclegan"),
            10.0, accuracy=0.95, accuracy_label="classified as boot"),
+    # ladders: from the textbook model to the course's, one choice at a time (chapters 3 and 4)
+    Family("dcgan_ladder", "From the TF tutorial's DCGAN to the course's, one choice at a time",
+           ("tf_dcgan", "dcgan_textbook", "dcgan_hinge", "dcgan_ema", "plain_dcgan", "course_dcgan"), 6.0,
+           recall=0.6, marked="course_dcgan"),
+    Family("vae_ladder", "From the TF tutorial's VAE to the course's, one choice at a time",
+           ("tf_vae", "vae_textbook", "vae_beta", "vae_mixture", "course_vae"), 20.0, marked="course_vae"),
 ]}
 
 
@@ -1024,8 +1030,7 @@ def main(argv=None):
                                                          else " " + " ".join(sys.argv[1:] if argv is None else argv))
     report = run_benchmark(data, classifiers, args.family, args.recipes, args.minutes, args.repeats,
                            args.sample_size, out_dir, smoke_reasons=smoke, classifier_names=names,
-                           command=command, fractions=fractions, fresh=args.fresh,
-                          rerun=args.rerun)
+                           command=command, fractions=fractions, fresh=args.fresh, rerun=args.rerun)
     print(Path(out_dir, "RESULTS.md").read_text())
     problems = check(report, [f.name for f in selected_families(args.family)])
     for problem in problems:
