@@ -292,6 +292,19 @@ def test_finished_runs_are_kept_and_other_settings_refused(sample, judges, repor
             assert run["seed"] != 0 or run == new_run
 
 
+def test_ladders_copy_each_rungs_final_scores_for_the_chapters(report, tmp_path, monkeypatch):
+    ladders = _load("ladders")
+    rep, out = report
+    monkeypatch.setattr(ladders, "OUT", tmp_path / "ladders.json")
+    ladders.main(["--report", str(out / "results.json")])
+    written = json.loads((tmp_path / "ladders.json").read_text())
+    assert set(written["ladders"]) == {"dcgan_ladder", "vae_ladder"}
+    rungs = written["ladders"]["dcgan_ladder"]["rungs"]
+    assert [r["recipe"] for r in rungs] == list(ttq.FAMILIES["dcgan_ladder"].recipes)
+    final = rep["families"]["dcgan_ladder"]["recipes"]["plain_dcgan"]["runs"][0]["checkpoints"][-1]
+    assert rungs[4]["runs"][0]["fid"] == final["fid"] and rungs[4]["runs"][0]["steps"] == final["steps"]
+
+
 def test_the_cgan_only_results_file_is_read_into_the_family_layout(tmp_path):
     """The committed report of the cGAN race (made before the families) keeps all its runs."""
     old = {"date": "2026-11-28 11:15", "command": "python benchmarks/time_to_quality.py", "machine": {},
